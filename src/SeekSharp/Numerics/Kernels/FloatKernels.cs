@@ -129,7 +129,7 @@ internal static unsafe class FloatDot
         if (typeof(T) == typeof(float))
         {
             for (int i = np; i < n; i++)
-                sumf = MathF.FusedMultiplyAdd(((float*)x)[i], ((float*)y)[i], sumf);
+                sumf += ((float*)x)[i] * ((float*)y)[i];
             return sumf;
         }
         double sum = sumf;

@@ -454,6 +454,12 @@ internal unsafe struct Q6_KKernel : IDotKernel
             byte* qh = x + 128;
             sbyte* sc = (sbyte*)(x + 192);
 
+            // The -32 offset is not applied per value: the unsigned 6-bit values are dotted, then 32 * scale * bsum is
+            // subtracted per lane, lane l covering the 16-value groups 2l and 2l+1 (as ggml's AVX2 kernel does).
+            short* bsums = (short*)(y + 260);
+            for (int l = 0; l < 8; l++)
+                isum[l] = 32 * (sc[2 * l] * bsums[2 * l] + sc[2 * l + 1] * bsums[2 * l + 1]);
+
             if (width >= 512)
             {
                 // Group j=0 and j=1 side by side: chunk k of the first 128 values pairs with chunk 4+k.
@@ -461,22 +467,20 @@ internal unsafe struct Q6_KKernel : IDotKernel
                 Vector512<byte> q1 = Simd.Join(Vector256.Load(ql), Vector256.Load(ql + 64));
                 Vector512<byte> q2 = Simd.Join(Vector256.Load(ql + 32), Vector256.Load(ql + 96));
                 Vector512<byte> h = Vector512.Load(qh);
-                Vector512<byte> off = Vector512.Create((byte)32);
                 Vector512<int> s = Vector512<int>.Zero;
                 for (int k = 0; k < 4; k++)
                 {
                     Vector512<byte> low = k switch { 0 => q1 & m4, 1 => q2 & m4, 2 => Simd.Shr(q1, 4), _ => Simd.Shr(q2, 4) };
                     Vector512<byte> q = low | KQuant.Shl(Simd.Shr(h, 2 * k) & m3, 4);
-                    Vector512<sbyte> a = KQuant.Act512(y, k, 4 + k);
-                    Vector512<short> p = Simd.MulPairs(q, a) - Simd.MulPairs(off, a);
+                    Vector512<short> p = Simd.MulPairs(q, KQuant.Act512(y, k, 4 + k));
                     s += Simd.MAdd(p, KQuant.Scales16(sc[2 * k], sc[2 * k + 1], sc[8 + 2 * k], sc[9 + 2 * k]));
                 }
-                acc = Fma.MultiplyAdd(Vector256.Create(d), Vector256.ConvertToSingle(KQuant.Fold(s)), acc);
+                Vector256<int> total = KQuant.Fold(s) - Vector256.Load(isum);
+                acc = Fma.MultiplyAdd(Vector256.Create(d), Vector256.ConvertToSingle(total), acc);
             }
             else if (width >= 256)
             {
                 Vector256<byte> m4 = Vector256.Create((byte)0x0F), m3 = Vector256.Create((byte)3);
-                Vector256<byte> off = Vector256.Create((byte)32);
                 Vector256<int> s = Vector256<int>.Zero;
                 for (int j = 0; j < 2; j++)
                 {
@@ -487,17 +491,14 @@ internal unsafe struct Q6_KKernel : IDotKernel
                         int c = 4 * j + k;
                         Vector256<byte> low = k switch { 0 => q1 & m4, 1 => q2 & m4, 2 => Simd.Shr(q1, 4), _ => Simd.Shr(q2, 4) };
                         Vector256<byte> q = low | KQuant.Shl(Simd.Shr(h, 2 * k) & m3, 4);
-                        Vector256<sbyte> a = KQuant.Act256(y, c);
-                        Vector256<short> p = Simd.MulPairs(q, a) - Simd.MulPairs(off, a);
-                        s += Simd.MAdd(p, KQuant.Scales16(sc[2 * c], sc[2 * c + 1]));
+                        s += Simd.MAdd(Simd.MulPairs(q, KQuant.Act256(y, c)), KQuant.Scales16(sc[2 * c], sc[2 * c + 1]));
                     }
                 }
-                acc = Fma.MultiplyAdd(Vector256.Create(d), Vector256.ConvertToSingle(s), acc);
+                acc = Fma.MultiplyAdd(Vector256.Create(d), Vector256.ConvertToSingle(s - Vector256.Load(isum)), acc);
             }
             else if (width >= 128)
             {
                 Vector128<byte> m4 = Vector128.Create((byte)0x0F), m3 = Vector128.Create((byte)3);
-                Vector128<byte> off = Vector128.Create((byte)32);
                 Vector128<int> s0 = Vector128<int>.Zero, s1 = Vector128<int>.Zero;
                 for (int j = 0; j < 2; j++)
                 {
@@ -511,26 +512,24 @@ internal unsafe struct Q6_KKernel : IDotKernel
                             int c = 4 * j + k;
                             Vector128<byte> low = k switch { 0 => q1 & m4, 1 => q2 & m4, 2 => Simd.Shr(q1, 4), _ => Simd.Shr(q2, 4) };
                             Vector128<byte> q = low | KQuant.Shl(Simd.Shr(h, 2 * k) & m3, 4);
-                            Vector128<sbyte> a = KQuant.Act128(y, c, half);
-                            Vector128<short> p = Simd.MulPairs(q, a) - Simd.MulPairs(off, a);
-                            s += Simd.MAdd(p, Vector128.Create((short)sc[2 * c + half]));
+                            s += Simd.MAdd(Simd.MulPairs(q, KQuant.Act128(y, c, half)), Vector128.Create((short)sc[2 * c + half]));
                         }
                         if (half == 0) s0 += s; else s1 += s;
                     }
                 }
                 Vector128<float> vd = Vector128.Create(d);
-                lo = Vector128.FusedMultiplyAdd(vd, Vector128.ConvertToSingle(s0), lo);
-                hi = Vector128.FusedMultiplyAdd(vd, Vector128.ConvertToSingle(s1), hi);
+                lo = Vector128.FusedMultiplyAdd(vd, Vector128.ConvertToSingle(s0 - Vector128.Load(isum)), lo);
+                hi = Vector128.FusedMultiplyAdd(vd, Vector128.ConvertToSingle(s1 - Vector128.Load(isum + 4)), hi);
             }
             else
             {
-                for (int l = 0; l < 8; l++) isum[l] = 0;
+                for (int l = 0; l < 8; l++) isum[l] = -isum[l];
                 sbyte* q8 = (sbyte*)(y + 4);
                 for (int v = 0; v < 256; v++)
                 {
                     int j = v >> 7, k = (v >> 5) & 3, b = v & 31;
                     int low = (ql[64 * j + 32 * (k & 1) + b] >> (4 * (k >> 1))) & 15;
-                    int q = (low | (((qh[32 * j + b] >> (2 * k)) & 3) << 4)) - 32;
+                    int q = low | (((qh[32 * j + b] >> (2 * k)) & 3) << 4);
                     isum[b >> 2] += sc[v >> 4] * q * q8[v];
                 }
                 KQuant.Accumulate(sacc, d, isum);
