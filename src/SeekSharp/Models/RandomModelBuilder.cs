@@ -166,8 +166,9 @@ public static class RandomModelBuilder
             case Init.Embedding:
             case Init.Output:
             {
-                // log-normal row norms: a few tokens stand out, so the top-1 choice has a clear margin
-                float scale = MathF.Exp(0.5f * rng.NextGaussian());
+                // Logits get a natural spread (std about 4) from a 4/sqrt(d) scale; log-normal row norms make a few
+                // tokens stand out, so the top-1 choice has a clear margin.
+                float scale = 4f / MathF.Sqrt(spec.Columns) * MathF.Exp(0.5f * rng.NextGaussian());
                 for (int i = 0; i < n; i++) row[i] = scale * rng.NextGaussian();
                 break;
             }

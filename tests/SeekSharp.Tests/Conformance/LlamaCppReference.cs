@@ -43,6 +43,8 @@ internal sealed class LlamaCppReference : IDisposable
             if (s_initialized) return;
             // llama.cpp is chatty on stderr; keep test output readable.
             NativeLibraryConfig.All.WithLogCallback((level, message) => { });
+            // Load the native library through LLamaSharp's resolver before any direct native call (e.g. quantize).
+            NativeApi.llama_empty_call();
             s_initialized = true;
         }
     }
