@@ -76,6 +76,37 @@ public class ModelConformanceTests(TestModels models) : IClassFixture<TestModels
         Assert.True(report.ClearArgmaxMismatches == 0, $"{report.ClearArgmaxMismatches} positions with a clear llama.cpp top-1 disagree (largest margin {report.LargestMismatchMargin:G3} x rms)");
     }
 
+    public const string Multilingual =
+        "<｜begin▁of▁sentence｜>DeepSeek-R1 thinks first: <think>2 + 2 = 4</think> Réponse : quatre. 北京是中国的首都。 " +
+        "東京は日本の首都です。 مرحبا بالعالم 🙂👩‍💻 def f(x):\n\treturn x ** 2  # 12345678901234567890";
+
+    /// <summary>Models carrying the real DeepSeek-V3 and Qwen3 vocabularies (129k and 151k tokens).</summary>
+    [Theory]
+    [InlineData("qwen2", "deepseek-v3", GgmlType.Q8_0)]
+    [InlineData("qwen3", "qwen3", GgmlType.Q4_0)]
+    [InlineData("llama", "deepseek-v3", GgmlType.F16)]
+    public void RealVocabularyModelsMatch(string arch, string vocabName, GgmlType type)
+    {
+        string path = models.Get(arch, type, RealVocabularies.Load(vocabName), vocabName);
+        using var reference = new LlamaCppReference(path);
+        using var model = LanguageModel.Load(path);
+        Assert.Equal(reference.VocabSize, model.Config.VocabSize);
+        int[] prompt = model.Tokenizer.Encode(Multilingual);
+        Assert.Equal(reference.Tokenize(Multilingual, true, true), prompt);
+
+        int[] expected = reference.Greedy(prompt, 32);
+        using var session = model.CreateSession(contextSize: 256, threads: 2);
+        int[] actual = TextGenerator.Generate(session, model.Tokenizer, prompt, 32, new Sampler(SamplingOptions.Greedy), stopAtEndOfGeneration: false)
+            .Where(t => t.Id >= 0).Select(t => t.Id).ToArray();
+        Assert.Equal(expected, actual);
+
+        session.Reset();
+        float[] ours = session.EvaluateAll(prompt);
+        var report = LogitComparison.Compare(reference.Logits(prompt), ours, model.Config.VocabSize, NmseTolerance(type));
+        Assert.True(report.MaxNmse < NmseTolerance(type), $"max NMSE {report.MaxNmse:E2}");
+        Assert.Equal(0, report.ClearArgmaxMismatches);
+    }
+
     [Theory]
     [InlineData("llama", GgmlType.F16)]
     [InlineData("qwen2", GgmlType.Q8_0)]
