@@ -22,7 +22,8 @@ public static class SeekCli
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            stderr.WriteLine($"seek: {parsed.Errors[0].Message} (see 'seek {string.Join(' ', CommandPath(parsed))} --help')");
+            string message = string.Join(' ', parsed.Errors[0].Message.Split(new[] { '\n', '\r', '\t' }, StringSplitOptions.RemoveEmptyEntries).Select(x => x.Trim()));
+            stderr.WriteLine($"seek: {message} (see 'seek {string.Join(' ', CommandPath(parsed))} --help')");
             return 2;
         }
         try
@@ -32,7 +33,7 @@ public static class SeekCli
         catch (Exception e) when (Describe(e) is string message)
         {
             stdout.Flush();
-            stderr.WriteLine($"seek: error: {message}");
+            stderr.WriteLine($"seek: error: {message.ReplaceLineEndings(" ")}");
             return 1;
         }
     }

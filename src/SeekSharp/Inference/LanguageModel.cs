@@ -25,12 +25,13 @@ public sealed class LanguageModel : IDisposable
         var file = GgufFile.Open(path);
         try
         {
+            var config = ModelConfig.FromGguf(file); // unsupported architectures are reported before anything else
             string model = file.GetStringOrNull("tokenizer.ggml.model")
                 ?? throw new GgufFormatException("the file has no tokenizer (tokenizer.ggml.model is missing)");
             if (model != "gpt2")
                 throw new NotSupportedException($"tokenizer model '{model}' is not supported (only byte-level BPE, 'gpt2')");
             var tokenizer = new BpeTokenizer(GgufVocabulary.Read(file));
-            var transformer = DecoderTransformer.Load(file);
+            var transformer = new DecoderTransformer(config, TransformerWeights.Load(file, config));
             if (tokenizer.VocabSize > transformer.Config.VocabSize)
                 throw new GgufFormatException($"tokenizer has {tokenizer.VocabSize} tokens but the model only {transformer.Config.VocabSize}");
             return new LanguageModel(file, transformer, tokenizer);

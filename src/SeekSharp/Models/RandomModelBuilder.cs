@@ -90,7 +90,7 @@ public static class RandomModelBuilder
         {
             GgmlType type = spec.Quantizable ? EffectiveType(o.WeightType, spec.Columns) : GgmlType.F32;
             ulong seed = o.Seed ^ Fnv1a(spec.Name);
-            var captured = spec;
+            var captured = spec with { Tied = s.TiedEmbeddings };
             long[] dims = spec.Rows == 1 ? new long[] { spec.Columns } : new long[] { spec.Columns, spec.Rows };
             w.AddTensor(spec.Name, type, dims, stream => WriteRows(stream, captured, type, seed));
         }
@@ -133,7 +133,10 @@ public static class RandomModelBuilder
 
     private enum Init { Embedding, Norm, Projection, Residual, Bias, Output }
 
-    private sealed record TensorSpec(string Name, int Columns, int Rows, Init Init, bool Quantizable);
+    private sealed record TensorSpec(string Name, int Columns, int Rows, Init Init, bool Quantizable)
+    {
+        public bool Tied { get; init; }
+    }
 
     private static void WriteRows(Stream stream, TensorSpec spec, GgmlType type, ulong seed)
     {
@@ -164,11 +167,18 @@ public static class RandomModelBuilder
                 for (int i = 0; i < n; i++) row[i] = 0.2f * rng.NextGaussian();
                 break;
             case Init.Embedding:
+            {
+                // Unit-scale embeddings keep the current token audible in the residual stream. Tied to the output
+                // they must not have spread norms, or the longest rows would win every step.
+                float scale = spec.Tied ? 1f : MathF.Exp(0.5f * rng.NextGaussian());
+                for (int i = 0; i < n; i++) row[i] = scale * rng.NextGaussian();
+                break;
+            }
             case Init.Output:
             {
                 // Logits get a natural spread (std about 4) from a 4/sqrt(d) scale; log-normal row norms make a few
                 // tokens stand out, so the top-1 choice has a clear margin.
-                float scale = 4f / MathF.Sqrt(spec.Columns) * MathF.Exp(0.5f * rng.NextGaussian());
+                float scale = 4f / MathF.Sqrt(spec.Columns) * MathF.Exp(1.0f * rng.NextGaussian());
                 for (int i = 0; i < n; i++) row[i] = scale * rng.NextGaussian();
                 break;
             }
@@ -180,7 +190,9 @@ public static class RandomModelBuilder
             }
             default:
             {
-                float std = 0.7f / MathF.Sqrt(spec.Columns);
+                // Residual branches as loud as the embedding: the next token is a nonlinear function of the context
+                // rather than an echo of the current token, so greedy runs wander instead of repeating at once.
+                float std = 0.5f / MathF.Sqrt(spec.Columns);
                 for (int i = 0; i < n; i++) row[i] = std * rng.NextGaussian();
                 break;
             }

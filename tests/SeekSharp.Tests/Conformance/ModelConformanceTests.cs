@@ -76,6 +76,28 @@ public class ModelConformanceTests(TestModels models) : IClassFixture<TestModels
         Assert.True(report.ClearArgmaxMismatches == 0, $"{report.ClearArgmaxMismatches} positions with a clear llama.cpp top-1 disagree (largest margin {report.LargestMismatchMargin:G3} x rms)");
     }
 
+    /// <summary>Tied output projection (the token embedding reused), as in Qwen2.5-0.5B and Qwen3-0.6B.</summary>
+    [Theory]
+    [InlineData("qwen2", GgmlType.Q8_0)]
+    [InlineData("qwen3", GgmlType.F16)]
+    [InlineData("llama", GgmlType.Q4_K)]
+    public void TiedOutputModelsMatch(string arch, GgmlType type)
+    {
+        string path = models.Get(arch, type, tied: true);
+        using (var file = GgufFile.Open(path)) Assert.False(file.TryGetTensor("output.weight", out _));
+        using var reference = new LlamaCppReference(path);
+        using var model = LanguageModel.Load(path);
+        int[] tokens = model.Tokenizer.Encode(Prompt + " jumps over the lazy dog.");
+        using var session = model.CreateSession(contextSize: 256, threads: 2);
+        var report = LogitComparison.Compare(reference.Logits(tokens), session.EvaluateAll(tokens), model.Config.VocabSize, NmseTolerance(type));
+        Assert.True(report.MaxNmse < NmseTolerance(type), $"max NMSE {report.MaxNmse:E2}");
+        Assert.Equal(0, report.ClearArgmaxMismatches);
+        session.Reset();
+        int[] actual = TextGenerator.Generate(session, model.Tokenizer, tokens, 32, new Sampler(SamplingOptions.Greedy), stopAtEndOfGeneration: false)
+            .Where(t => t.Id >= 0).Select(t => t.Id).ToArray();
+        Assert.Equal(reference.Greedy(tokens, 32), actual);
+    }
+
     public const string Multilingual =
         "<｜begin▁of▁sentence｜>DeepSeek-R1 thinks first: <think>2 + 2 = 4</think> Réponse : quatre. 北京是中国的首都。 " +
         "東京は日本の首都です。 مرحبا بالعالم 🙂👩‍💻 def f(x):\n\treturn x ** 2  # 12345678901234567890";

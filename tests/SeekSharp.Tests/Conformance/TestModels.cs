@@ -22,14 +22,15 @@ public sealed class TestModels : IDisposable
 
     public static bool IsKQuant(GgmlType t) => t is GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
-    public string Get(string arch, GgmlType type, Vocabulary? vocab = null, string vocabName = "synthetic", bool? wide = null)
+    public string Get(string arch, GgmlType type, Vocabulary? vocab = null, string vocabName = "synthetic", bool? wide = null, bool tied = false)
     {
         bool isWide = wide ?? IsKQuant(type);
-        string key = $"{arch}-{GgmlTypeInfo.Name(type)}-{vocabName}{(isWide ? "-wide" : "")}";
+        string key = $"{arch}-{GgmlTypeInfo.Name(type)}-{vocabName}{(isWide ? "-wide" : "")}{(tied ? "-tied" : "")}";
         return _paths.GetOrAdd(key, k => new Lazy<string>(() =>
         {
             var family = ArchitectureRegistry.Find(arch)!;
             var shape = family.Presets.First(p => p.Name == "tiny");
+            shape = shape with { TiedEmbeddings = tied };
             if (isWide) shape = shape with { EmbeddingLength = 256, FeedForwardLength = 512, HeadDim = 64 };
             string path = Path.Combine(Folder, k + ".gguf");
             RandomModelBuilder.Build(new RandomModelOptions
