@@ -23,10 +23,10 @@ internal static unsafe class KQuant
     public static float D(byte* q8) => Unsafe.ReadUnaligned<float>(q8);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<short> Scales16(int lo, int hi) => Vector256.Create(Vector128.Create((short)lo), Vector128.Create((short)hi));
+    public static Vector256<short> Scales16(int lo, int hi) => Simd.Join(Vector128.Create((short)lo), Vector128.Create((short)hi));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<short> Scales16(int a, int b, int c, int d) => Vector512.Create(Scales16(a, b), Scales16(c, d));
+    public static Vector512<short> Scales16(int a, int b, int c, int d) => Simd.Join(Scales16(a, b), Scales16(c, d));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<sbyte> Act512(byte* q8, int chunkA, int chunkB) =>
@@ -389,8 +389,8 @@ internal static unsafe class Q45K
                         qhi |= KQuant.Shl(Simd.Shr(hb, 4 * jj + 1) & Vector512.Create((byte)1), 4);
                     }
                     int c = 4 * jj;
-                    s += Simd.MAdd(Simd.MulPairs(ql, KQuant.Act512(y, c, c + 2)), Vector512.Create(Vector256.Create((short)sc[c]), Vector256.Create((short)sc[c + 2])));
-                    s += Simd.MAdd(Simd.MulPairs(qhi, KQuant.Act512(y, c + 1, c + 3)), Vector512.Create(Vector256.Create((short)sc[c + 1]), Vector256.Create((short)sc[c + 3])));
+                    s += Simd.MAdd(Simd.MulPairs(ql, KQuant.Act512(y, c, c + 2)), Simd.Join(Vector256.Create((short)sc[c]), Vector256.Create((short)sc[c + 2])));
+                    s += Simd.MAdd(Simd.MulPairs(qhi, KQuant.Act512(y, c + 1, c + 3)), Simd.Join(Vector256.Create((short)sc[c + 1]), Vector256.Create((short)sc[c + 3])));
                 }
                 acc = Fma.MultiplyAdd(Vector256.Create(d), Vector256.ConvertToSingle(KQuant.Fold(s)), acc);
             }

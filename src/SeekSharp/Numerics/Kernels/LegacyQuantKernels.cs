@@ -161,7 +161,7 @@ internal static unsafe class LegacyDot
     private static Vector256<byte> Unpack256<T>(byte* blk)
     {
         Vector128<byte> q = Vector128.Load(blk + QsOffset<T>());
-        Vector256<byte> v = Vector256.Create(q & Vector128.Create((byte)0x0F), Simd.Shr(q, 4));
+        Vector256<byte> v = Simd.Join(q & Vector128.Create((byte)0x0F), Simd.Shr(q, 4));
         if (HasHighBit<T>())
             v |= BlockTables.HighBits(blk + QhOffset<T>());
         return v;
