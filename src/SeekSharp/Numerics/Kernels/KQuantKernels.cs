@@ -117,6 +117,9 @@ internal static unsafe class KQuant
 /// <summary>Q2_K: 2-bit values, 4-bit scale and min per 16 values.</summary>
 internal unsafe struct Q2_KKernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        MultiDot.Each<Q2_KKernel>(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_K;
     private const int B = 84; // scales[16], qs[64], d, dmin
 
@@ -217,6 +220,9 @@ internal unsafe struct Q2_KKernel : IDotKernel
 /// <summary>Q3_K: 3-bit values (2 low bits + inverted high bit), 6-bit signed scale per 16 values.</summary>
 internal unsafe struct Q3_KKernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        MultiDot.Each<Q3_KKernel>(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_K;
     private const int B = 110; // hmask[32], qs[64], scales[12], d
 
@@ -316,12 +322,18 @@ internal unsafe struct Q3_KKernel : IDotKernel
 /// <summary>Q4_K (and Q5_K with a fifth bit): unsigned values, 6-bit scale and min per 32 values.</summary>
 internal unsafe struct Q4_KKernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        Q45KMulti.Dot4(w, a, stride, cols, width, five: false, result);
+
     public static GgmlType DotType => GgmlType.Q8_K;
     public static float Dot(byte* x, byte* y, int cols, int width) => Q45K.Dot(x, y, cols, width, five: false);
 }
 
 internal unsafe struct Q5_KKernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        Q45KMulti.Dot4(w, a, stride, cols, width, five: true, result);
+
     public static GgmlType DotType => GgmlType.Q8_K;
     public static float Dot(byte* x, byte* y, int cols, int width) => Q45K.Dot(x, y, cols, width, five: true);
 }
@@ -462,6 +474,9 @@ internal static unsafe class Q45K
 /// <summary>Q6_K: 6-bit values offset by 32, signed 8-bit scale per 16 values.</summary>
 internal unsafe struct Q6_KKernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        Q6KMulti.Dot4(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_K;
     private const int B = 210; // ql[128], qh[64], scales[16], d
 

@@ -40,6 +40,9 @@ internal static class BlockTables
 
 internal unsafe struct Q8_0Kernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        MultiDot.Each<Q8_0Kernel>(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_0;
     private const int B = 34;
 
@@ -115,12 +118,18 @@ internal unsafe struct Q8_0Kernel : IDotKernel
 /// <summary>Q4_0 and Q5_0 (signed 4/5-bit values with one f16 scale) against Q8_0.</summary>
 internal unsafe struct Q4_0Kernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        MultiDot.Each<Q4_0Kernel>(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_0;
     public static float Dot(byte* x, byte* y, int cols, int width) => LegacyDot.Signed<Q4_0Kernel>(x, y, cols, width);
 }
 
 internal unsafe struct Q5_0Kernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        MultiDot.Each<Q5_0Kernel>(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_0;
     public static float Dot(byte* x, byte* y, int cols, int width) => LegacyDot.Signed<Q5_0Kernel>(x, y, cols, width);
 }
@@ -128,12 +137,18 @@ internal unsafe struct Q5_0Kernel : IDotKernel
 /// <summary>Q4_1 and Q5_1 (unsigned values, f16 scale and min) against Q8_1.</summary>
 internal unsafe struct Q4_1Kernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        MultiDot.Each<Q4_1Kernel>(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_1;
     public static float Dot(byte* x, byte* y, int cols, int width) => LegacyDot.WithMin<Q4_1Kernel>(x, y, cols, width);
 }
 
 internal unsafe struct Q5_1Kernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        MultiDot.Each<Q5_1Kernel>(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_1;
     public static float Dot(byte* x, byte* y, int cols, int width) => LegacyDot.WithMin<Q5_1Kernel>(x, y, cols, width);
 }
