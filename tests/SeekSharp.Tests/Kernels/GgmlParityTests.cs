@@ -60,4 +60,32 @@ public unsafe class GgmlParityTests
             }
         }
     }
+
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void MultiplyMatchesGgmlMulMat(GgmlType type)
+    {
+        if (!GgmlCpu.Available) return;
+        var rng = new Random(77 + (int)type);
+        int rows = 24, cols = Cases.ColsFor(type) / 8 * 8 * 2;
+        if (GgmlTypeInfo.BlockSize(type) > 1) cols = Cases.ColsFor(type) * 2;
+        byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
+        using var pool = new SeekSharp.Numerics.Threading.WorkerPool(2);
+        var report = new List<string>();
+        foreach (int n in new[] { 1, 2, 7 })
+        {
+            float[] x = ReferenceQuant.RandomActivations(n * cols, rng);
+            float[] expected = GgmlCpu.MulMat(type, w, rows, cols, x, n, 1);
+            var actual = new float[n * rows];
+            fixed (byte* pw = w)
+                MatMul.Multiply(new WeightMatrix(type, rows, cols, pw), x, n, actual, pool);
+            int diff = 0;
+            for (int i = 0; i < actual.Length; i++)
+                if (BitConverter.SingleToInt32Bits(actual[i]) != BitConverter.SingleToInt32Bits(expected[i]))
+                    diff++;
+            if (diff > 0)
+                report.Add($"n={n}: {diff}/{actual.Length} differ (e.g. ours {actual[0]:R} ggml {expected[0]:R})");
+        }
+        Assert.True(report.Count == 0, $"{type}: " + string.Join("; ", report));
+    }
 }
