@@ -252,6 +252,106 @@ internal static unsafe class FloatDot
     }
 }
 
+/// <summary>
+/// The order llama.cpp's llamafile sgemm (tinyBLAS, AVX-512 build) uses for F32/F16/BF16 weights when a product has at
+/// least two tokens, a row length divisible by 16 and a row count divisible by 4: one 16-lane fma accumulator over
+/// 16-value steps, then _mm512_reduce_add_ps.
+/// </summary>
+internal static unsafe class SgemmDot
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void* At<T>(void* p, int i) where T : unmanaged => (byte*)p + (long)i * sizeof(T);
+
+    /// <summary>True when ggml would route an n-token product of this shape through tinyBLAS.</summary>
+    public static bool Applies(int n, int rows, int cols) => n >= 2 && cols % 16 == 0 && rows % 4 == 0;
+
+    public static float Dot<TW, TA>(void* x, void* y, int n, int width) where TW : unmanaged where TA : unmanaged
+    {
+        if (width >= 512)
+        {
+            Vector512<float> acc = default;
+            for (int l = 0; l < n; l += 16)
+                acc = Vector512.FusedMultiplyAdd(FloatDot.LoadF32x16<TW>(At<TW>(x, l)), FloatDot.LoadF32x16<TA>(At<TA>(y, l)), acc);
+            return FloatDot.Reduce16(acc);
+        }
+        if (width >= 256)
+        {
+            Vector256<float> lo = default, hi = default;
+            for (int l = 0; l < n; l += 16)
+            {
+                lo = Vector256.FusedMultiplyAdd(FloatDot.LoadF32x8<TW>(At<TW>(x, l)), FloatDot.LoadF32x8<TA>(At<TA>(y, l)), lo);
+                hi = Vector256.FusedMultiplyAdd(FloatDot.LoadF32x8<TW>(At<TW>(x, l + 8)), FloatDot.LoadF32x8<TA>(At<TA>(y, l + 8)), hi);
+            }
+            return FloatDot.Reduce16(lo, hi);
+        }
+        float* s = stackalloc float[16];
+        for (int k = 0; k < 16; k++) s[k] = 0;
+        for (int l = 0; l < n; l += 16)
+        {
+            if (width >= 128)
+            {
+                for (int k = 0; k < 16; k += 4)
+                    Vector128.FusedMultiplyAdd(FloatDot.LoadF32x4<TW>(At<TW>(x, l + k)), FloatDot.LoadF32x4<TA>(At<TA>(y, l + k)), Vector128.Load(s + k)).Store(s + k);
+            }
+            else
+            {
+                for (int k = 0; k < 16; k++)
+                    s[k] = MathF.FusedMultiplyAdd(FloatDot.Scalar<TW>(x, l + k), FloatDot.Scalar<TA>(y, l + k), s[k]);
+            }
+        }
+        return FloatDot.Reduce16(s);
+    }
+
+    /// <summary>Four tokens at once: each 16-value weight vector is loaded (and converted) once.</summary>
+    public static void Dot4<TW, TA>(void* x, void* y, long stride, int n, int width, float* result) where TW : unmanaged where TA : unmanaged
+    {
+        if (width < 512)
+        {
+            for (int t = 0; t < 4; t++)
+                result[t] = Dot<TW, TA>(x, (byte*)y + t * stride, n, width);
+            return;
+        }
+        byte* y0 = (byte*)y, y1 = y0 + stride, y2 = y0 + 2 * stride, y3 = y0 + 3 * stride;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int l = 0; l < n; l += 16)
+        {
+            Vector512<float> w = FloatDot.LoadF32x16<TW>(At<TW>(x, l));
+            a0 = Vector512.FusedMultiplyAdd(w, FloatDot.LoadF32x16<TA>(At<TA>(y0, l)), a0);
+            a1 = Vector512.FusedMultiplyAdd(w, FloatDot.LoadF32x16<TA>(At<TA>(y1, l)), a1);
+            a2 = Vector512.FusedMultiplyAdd(w, FloatDot.LoadF32x16<TA>(At<TA>(y2, l)), a2);
+            a3 = Vector512.FusedMultiplyAdd(w, FloatDot.LoadF32x16<TA>(At<TA>(y3, l)), a3);
+        }
+        result[0] = FloatDot.Reduce16(a0);
+        result[1] = FloatDot.Reduce16(a1);
+        result[2] = FloatDot.Reduce16(a2);
+        result[3] = FloatDot.Reduce16(a3);
+    }
+}
+
+internal unsafe struct F32SgemmKernel : IDotKernel
+{
+    public static GgmlType DotType => GgmlType.F32;
+    public static float Dot(byte* w, byte* a, int cols, int width) => SgemmDot.Dot<float, float>(w, a, cols, width);
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        SgemmDot.Dot4<float, float>(w, a, stride, cols, width, result);
+}
+
+internal unsafe struct F16SgemmKernel : IDotKernel
+{
+    public static GgmlType DotType => GgmlType.F16;
+    public static float Dot(byte* w, byte* a, int cols, int width) => SgemmDot.Dot<Half, float>(w, a, cols, width);
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        SgemmDot.Dot4<Half, float>(w, a, stride, cols, width, result);
+}
+
+internal unsafe struct BF16SgemmKernel : IDotKernel
+{
+    public static GgmlType DotType => GgmlType.BF16;
+    public static float Dot(byte* w, byte* a, int cols, int width) => SgemmDot.Dot<ushort, ushort>(w, a, cols, width);
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        SgemmDot.Dot4<ushort, ushort>(w, a, stride, cols, width, result);
+}
+
 internal unsafe struct F32Kernel : IDotKernel
 {
     public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>

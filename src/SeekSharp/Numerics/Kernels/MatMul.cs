@@ -37,6 +37,10 @@ public static unsafe class MatMul
 
         switch (w.Type)
         {
+            // Multi-token float products follow llamafile sgemm's order when llama.cpp would use it (see SgemmDot).
+            case GgmlType.F32 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<F32SgemmKernel>(w, x, n, y, pool); break;
+            case GgmlType.F16 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<F16SgemmKernel>(w, x, n, y, pool); break;
+            case GgmlType.BF16 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<BF16SgemmKernel>(w, x, n, y, pool); break;
             case GgmlType.F32: Run<F32Kernel>(w, x, n, y, pool); break;
             case GgmlType.F16: Run<F16Kernel>(w, x, n, y, pool); break;
             case GgmlType.BF16: Run<BF16Kernel>(w, x, n, y, pool); break;
