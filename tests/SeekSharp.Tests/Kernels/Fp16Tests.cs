@@ -3,7 +3,7 @@ using SeekSharp.Numerics;
 
 namespace SeekSharp.Tests.Kernels;
 
-public class Fp16Tests
+public unsafe class Fp16Tests
 {
     [Fact]
     public void HalfToFloatIsExactForAllBitPatterns()
@@ -13,6 +13,9 @@ public class Fp16Tests
         {
             float expected = (float)BitConverter.UInt16BitsToHalf((ushort)h);
             float actual = Fp16.ToFloat((ushort)h);
+            ushort hb = (ushort)h;
+            float viaTable = Fp16.ToFloat((byte*)&hb);
+            Assert.Equal(BitConverter.SingleToInt32Bits(actual), BitConverter.SingleToInt32Bits(viaTable));
             if (float.IsNaN(expected))
                 Assert.True(float.IsNaN(actual));
             else

@@ -57,6 +57,53 @@ internal static unsafe class GgmlCpu
         return dst;
     }
 
+    [StructLayout(LayoutKind.Sequential)]
+    private struct InitParams
+    {
+        public nuint MemSize;
+        public void* MemBuffer;
+        public byte NoAlloc;
+    }
+
+    /// <summary>
+    /// ggml_mul_mat evaluated by the CPU backend on a plain context (what llama.cpp runs for a weight in a normal CPU
+    /// buffer, llamafile sgemm included; no repacked "extra" buffer): y[t*rows + r] = dot(row r, x[t]).
+    /// </summary>
+    public static float[] MulMat(GgmlType type, byte[] weights, int rows, int cols, float[] x, int n, int threads)
+    {
+        _ = s_lib.Value;
+        IntPtr baseLib = NativeLibrary.Load(Path.Combine(NativeDir, "libggml-base.so"));
+        var init = (delegate* unmanaged<InitParams, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_init");
+        var free = (delegate* unmanaged<IntPtr, void>)NativeLibrary.GetExport(baseLib, "ggml_free");
+        var new2d = (delegate* unmanaged<IntPtr, int, long, long, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_new_tensor_2d");
+        var mulMat = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_mul_mat");
+        var newGraph = (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_new_graph");
+        var expand = (delegate* unmanaged<IntPtr, IntPtr, void>)NativeLibrary.GetExport(baseLib, "ggml_build_forward_expand");
+        var getData = (delegate* unmanaged<IntPtr, void*>)NativeLibrary.GetExport(baseLib, "ggml_get_data");
+        var compute = (delegate* unmanaged<IntPtr, IntPtr, int, int>)NativeLibrary.GetExport(s_lib.Value, "ggml_graph_compute_with_ctx");
+
+        long size = weights.Length + (long)x.Length * 4 + (long)rows * n * 4 + 8L * n * cols + (16 << 20);
+        IntPtr ctx = init(new InitParams { MemSize = (nuint)size, MemBuffer = null, NoAlloc = 0 });
+        try
+        {
+            IntPtr a = new2d(ctx, (int)type, cols, rows);
+            IntPtr b = new2d(ctx, (int)GgmlType.F32, cols, n);
+            weights.AsSpan().CopyTo(new Span<byte>(getData(a), weights.Length));
+            x.AsSpan(0, n * cols).CopyTo(new Span<float>(getData(b), n * cols));
+            IntPtr c = mulMat(ctx, a, b);
+            IntPtr gf = newGraph(ctx);
+            expand(gf, c);
+            int status = compute(ctx, gf, threads);
+            if (status != 0)
+                throw new InvalidOperationException($"ggml_graph_compute failed: {status}");
+            return new Span<float>(getData(c), rows * n).ToArray();
+        }
+        finally
+        {
+            free(ctx);
+        }
+    }
+
     /// <summary>ggml's vec_dot for <paramref name="weight"/> rows against an activation row in its vec_dot type.</summary>
     public static float VecDot(GgmlType weight, byte* w, byte* act, int n)
     {

@@ -60,4 +60,34 @@ public unsafe class GgmlParityTests
             }
         }
     }
+
+    [Theory]
+    [MemberData(nameof(TypesByWidth))]
+    public void MultiplyMatchesGgmlMulMat(GgmlType type, int width)
+    {
+        if (!GgmlCpu.Available) return;
+        var rng = new Random(77 + (int)type);
+        using var pool = new SeekSharp.Numerics.Threading.WorkerPool(2);
+        using var force = new ForcedWidth(width);
+        var report = new List<string>();
+        // 24 x 656 takes llamafile sgemm for multi-token float products; 26 rows or 648 columns do not.
+        bool isFloat = GgmlTypeInfo.BlockSize(type) == 1;
+        foreach (var (rows, cols) in isFloat ? new[] { (24, 656), (26, 656), (24, 648) } : new[] { (24, Cases.ColsFor(type) * 2), (26, Cases.ColsFor(type)) })
+        foreach (int n in new[] { 1, 2, 7 })
+        {
+            byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
+            float[] x = ReferenceQuant.RandomActivations(n * cols, rng);
+            float[] expected = GgmlCpu.MulMat(type, w, rows, cols, x, n, 1);
+            var actual = new float[n * rows];
+            fixed (byte* pw = w)
+                MatMul.Multiply(new WeightMatrix(type, rows, cols, pw), x, n, actual, pool);
+            int diff = 0;
+            for (int i = 0; i < actual.Length; i++)
+                if (BitConverter.SingleToInt32Bits(actual[i]) != BitConverter.SingleToInt32Bits(expected[i]))
+                    diff++;
+            if (diff > 0)
+                report.Add($"{rows}x{cols} n={n}: {diff}/{actual.Length} differ (e.g. ours {actual[0]:R} ggml {expected[0]:R})");
+        }
+        Assert.True(report.Count == 0, $"{type} width {width}: " + string.Join("; ", report));
+    }
 }

@@ -83,6 +83,38 @@ public unsafe class MatMulTests : IDisposable
     }
 
     [Theory]
+    [MemberData(nameof(TypesByWidth))]
+    public void FourTokenKernelEqualsFourSingleDots(GgmlType type, int width)
+    {
+        var rng = new Random(31 + (int)type);
+        int rows = 3, cols = Cases.ColsFor(type) * 2;
+        byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
+        GgmlType dotType = MatMul.DotType(type);
+        long actRow = GgmlTypeInfo.RowSize(dotType, cols);
+        var act = new byte[4 * actRow];
+        float[] x = ReferenceQuant.RandomActivations(4 * cols, rng);
+        for (int t = 0; t < 4; t++)
+            QuantizeOurs(dotType, x, t * cols, cols, 0).CopyTo(act, t * actRow);
+        long rowBytes = GgmlTypeInfo.RowSize(type, cols);
+        int hw = Math.Min(Math.Abs(width), KernelSettings.HardwareWidth);
+        float* four = stackalloc float[4];
+        using (new ForcedWidth(width))
+        fixed (byte* pw = w)
+        fixed (byte* pa = act)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                MatMul.DotRow4(type, pw + r * rowBytes, pa, actRow, cols, hw, four);
+                for (int t = 0; t < 4; t++)
+                {
+                    float single = MatMul.DotRow(type, pw + r * rowBytes, pa + t * actRow, cols, hw);
+                    Assert.Equal(BitConverter.SingleToInt32Bits(single), BitConverter.SingleToInt32Bits(four[t]));
+                }
+            }
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(Types))]
     public void BatchedAndThreadedResultsEqualSingleTokenResults(GgmlType type)
     {

@@ -22,6 +22,27 @@ internal static unsafe class ActivationQuantizer
     /// <summary>Bytes one activation row of <paramref name="cols"/> values takes in <paramref name="dotType"/>.</summary>
     public static long RowBytes(GgmlType dotType, int cols) => GgmlTypeInfo.RowSize(dotType, cols);
 
+    /// <summary>
+    /// Bytes one activation row takes in the layout the kernels read: the ggml format, except that F16 activations are
+    /// kept as f32 values rounded to f16 (exact), so the F16 kernel converts only its weights.
+    /// </summary>
+    public static long KernelRowBytes(GgmlType dotType, int cols) =>
+        dotType == GgmlType.F16 ? (long)cols * sizeof(float) : GgmlTypeInfo.RowSize(dotType, cols);
+
+    /// <summary>Converts one activation row into the layout the kernels read (see <see cref="KernelRowBytes"/>).</summary>
+    public static void QuantizeForKernel(GgmlType dotType, float* x, byte* dst, int cols, int width)
+    {
+        if (dotType != GgmlType.F16)
+        {
+            Quantize(dotType, x, dst, cols, width);
+            return;
+        }
+        float* o = (float*)dst;
+        for (int i = 0; i < cols; i++)
+            o[i] = (float)(Half)x[i]; // round to nearest even, like F16C, then back exactly
+    }
+
+    /// <summary>Converts one activation row into ggml's format for <paramref name="dotType"/>.</summary>
     public static void Quantize(GgmlType dotType, float* x, byte* dst, int cols, int width)
     {
         switch (dotType)

@@ -23,10 +23,10 @@ internal static unsafe class KQuant
     public static float D(byte* q8) => Unsafe.ReadUnaligned<float>(q8);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<short> Scales16(int lo, int hi) => Vector256.Create(Vector128.Create((short)lo), Vector128.Create((short)hi));
+    public static Vector256<short> Scales16(int lo, int hi) => Simd.Join(Vector128.Create((short)lo), Vector128.Create((short)hi));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<short> Scales16(int a, int b, int c, int d) => Vector512.Create(Scales16(a, b), Scales16(c, d));
+    public static Vector512<short> Scales16(int a, int b, int c, int d) => Simd.Join(Scales16(a, b), Scales16(c, d));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<sbyte> Act512(byte* q8, int chunkA, int chunkB) =>
@@ -50,29 +50,59 @@ internal static unsafe class KQuant
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<byte> Shl(Vector128<byte> v, int n) => (v.AsUInt16() << n).AsByte();
 
-    /// <summary>Q4_K/Q5_K 6-bit scales and mins of the eight 32-value sub-blocks, from the 12 packed bytes.</summary>
+    /// <summary>
+    /// Q4_K/Q5_K 6-bit scales and mins of the eight 32-value sub-blocks, unpacked from the 12 packed bytes with
+    /// 32-bit word operations: writes sc[0..7] then mins[0..7] to <paramref name="dst"/> (16 bytes).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void ScalesMins(byte* s, byte* sc, byte* mn)
+    public static void ScalesMins(byte* s, uint* dst)
     {
-        for (int j = 0; j < 4; j++)
-        {
-            sc[j] = (byte)(s[j] & 63);
-            mn[j] = (byte)(s[j + 4] & 63);
-            sc[j + 4] = (byte)((s[j + 8] & 0xF) | ((s[j] >> 6) << 4));
-            mn[j + 4] = (byte)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
-        }
+        // Sub-blocks 0-3 keep their 6 bits in bytes 0-3 (scales) and 4-7 (mins); sub-blocks 4-7 take a low nibble from
+        // bytes 8-11 and their top two bits from the spare bits 6-7 of bytes 0-7.
+        uint s0 = Unsafe.ReadUnaligned<uint>(s), s1 = Unsafe.ReadUnaligned<uint>(s + 4), s2 = Unsafe.ReadUnaligned<uint>(s + 8);
+        dst[0] = s0 & 0x3f3f3f3fu;
+        dst[1] = (s2 & 0x0f0f0f0fu) | (((s0 >> 6) & 0x03030303u) << 4);
+        dst[2] = s1 & 0x3f3f3f3fu;
+        dst[3] = ((s2 >> 4) & 0x0f0f0f0fu) | (((s1 >> 6) & 0x03030303u) << 4);
     }
 
-    /// <summary>Q3_K's sixteen 6-bit scales minus 32.</summary>
+    /// <summary>Q3_K's sixteen 6-bit scales minus 32, unpacked with word operations into <paramref name="sc"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Q3Scales(byte* s, sbyte* sc)
     {
-        for (int i = 0; i < 16; i++)
-        {
-            int low = i < 8 ? s[i] & 15 : s[i - 8] >> 4;
-            int high = (s[8 + (i & 3)] >> (2 * (i >> 2))) & 3;
-            sc[i] = (sbyte)((low | (high << 4)) - 32);
-        }
+        // Scales 0-7 have their low nibble in the low half of bytes 0-7, scales 8-15 in the high half; the top two bits of
+        // scale i sit in byte 8 + i%4 at bit 2*(i/4).
+        uint a0 = Unsafe.ReadUnaligned<uint>(s), a1 = Unsafe.ReadUnaligned<uint>(s + 4), a2 = Unsafe.ReadUnaligned<uint>(s + 8);
+        uint* u = (uint*)sc;
+        u[0] = (a0 & 0x0f0f0f0fu) | ((a2 & 0x03030303u) << 4);
+        u[1] = (a1 & 0x0f0f0f0fu) | (((a2 >> 2) & 0x03030303u) << 4);
+        u[2] = ((a0 >> 4) & 0x0f0f0f0fu) | (((a2 >> 4) & 0x03030303u) << 4);
+        u[3] = ((a1 >> 4) & 0x0f0f0f0fu) | (((a2 >> 6) & 0x03030303u) << 4);
+        (Vector128.Load(sc) - Vector128.Create((sbyte)32)).Store(sc);
+    }
+
+    /// <summary>
+    /// Eight 32-bit lanes, lane l = w[2l]*bsums[2l] + w[2l+1]*bsums[2l+1], for 16 signed byte weights (one per 16-value
+    /// group): the min / offset terms of the K-quants.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WeightedBsums(sbyte* w, short* bsums, int* lanes)
+    {
+        Vector128<sbyte> wb = Vector128.Load(w);
+        Simd.MAdd(Vector128.Load(bsums), Vector128.WidenLower(wb)).Store(lanes);
+        Simd.MAdd(Vector128.Load(bsums + 8), Vector128.WidenUpper(wb)).Store(lanes + 4);
+    }
+
+    /// <summary>Eight lanes, lane j = m[j] * (bsums[2j] + bsums[2j+1]), for the per-32 mins of Q4_K/Q5_K.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void MinTerms(byte* mins, short* bsums, out Vector128<int> lo, out Vector128<int> hi)
+    {
+        Vector128<short> m = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<ulong>(mins)).AsByte()).AsInt16();
+        // Duplicate each min into both halves of its 32-bit lane so one pmaddwd yields m*(b0+b1).
+        Vector128<int> mi = Vector128.WidenLower(m), mj = Vector128.WidenUpper(m);
+        Vector128<short> dlo = (mi | (mi << 16)).AsInt16(), dhi = (mj | (mj << 16)).AsInt16();
+        lo = Simd.MAdd(Vector128.Load(bsums), dlo);
+        hi = Simd.MAdd(Vector128.Load(bsums + 8), dhi);
     }
 
     /// <summary>Adds the scaled lane sums of one super-block to 8 scalar accumulators: acc[l] = fma(d, isum[l], acc[l]).</summary>
@@ -87,6 +117,9 @@ internal static unsafe class KQuant
 /// <summary>Q2_K: 2-bit values, 4-bit scale and min per 16 values.</summary>
 internal unsafe struct Q2_KKernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        MultiDot.Each<Q2_KKernel>(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_K;
     private const int B = 84; // scales[16], qs[64], d, dmin
 
@@ -97,6 +130,7 @@ internal unsafe struct Q2_KKernel : IDotKernel
         Vector128<float> lo = Vector128<float>.Zero, hi = Vector128<float>.Zero;
         float* sacc = stackalloc float[8];
         int* isum = stackalloc int[8];
+        byte* mins = stackalloc byte[16];
         for (int l = 0; l < 8; l++) sacc[l] = 0;
 
         for (int i = 0; i < nb; i++, x += B, y += KQuant.Q8K)
@@ -108,8 +142,8 @@ internal unsafe struct Q2_KKernel : IDotKernel
             short* bsums = (short*)(y + 260);
 
             // Mins: lane l = min[2l]*bsum[2l] + min[2l+1]*bsum[2l+1], fused into the accumulators before the values.
-            for (int l = 0; l < 8; l++)
-                isum[l] = (sc[2 * l] >> 4) * bsums[2 * l] + (sc[2 * l + 1] >> 4) * bsums[2 * l + 1];
+            Simd.Shr(Vector128.Load(sc), 4).Store(mins);
+            KQuant.WeightedBsums((sbyte*)mins, bsums, isum);
 
             if (width >= 256)
             {
@@ -186,6 +220,9 @@ internal unsafe struct Q2_KKernel : IDotKernel
 /// <summary>Q3_K: 3-bit values (2 low bits + inverted high bit), 6-bit signed scale per 16 values.</summary>
 internal unsafe struct Q3_KKernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        MultiDot.Each<Q3_KKernel>(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_K;
     private const int B = 110; // hmask[32], qs[64], scales[12], d
 
@@ -285,12 +322,18 @@ internal unsafe struct Q3_KKernel : IDotKernel
 /// <summary>Q4_K (and Q5_K with a fifth bit): unsigned values, 6-bit scale and min per 32 values.</summary>
 internal unsafe struct Q4_KKernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        Q45KMulti.Dot4(w, a, stride, cols, width, five: false, result);
+
     public static GgmlType DotType => GgmlType.Q8_K;
     public static float Dot(byte* x, byte* y, int cols, int width) => Q45K.Dot(x, y, cols, width, five: false);
 }
 
 internal unsafe struct Q5_KKernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        Q45KMulti.Dot4(w, a, stride, cols, width, five: true, result);
+
     public static GgmlType DotType => GgmlType.Q8_K;
     public static float Dot(byte* x, byte* y, int cols, int width) => Q45K.Dot(x, y, cols, width, five: true);
 }
@@ -307,38 +350,34 @@ internal static unsafe class Q45K
         Vector256<float> acc = Vector256<float>.Zero;
         Vector128<float> lo = Vector128<float>.Zero, hi = Vector128<float>.Zero;
         float* sacc = stackalloc float[8];
-        float* accm = stackalloc float[4];
+        Vector128<float> accm = Vector128<float>.Zero;
         int* isum = stackalloc int[8];
-        byte* sc = stackalloc byte[8];
-        byte* mn = stackalloc byte[8];
+        uint* scm = stackalloc uint[4];
+        byte* sc = (byte*)scm, mn = sc + 8;
         for (int l = 0; l < 8; l++) sacc[l] = 0;
-        for (int l = 0; l < 4; l++) accm[l] = 0;
         float summs = 0;
 
         for (int i = 0; i < nb; i++, x += bs, y += KQuant.Q8K)
         {
             float d = KQuant.D(y) * Fp16.ToFloat(x);
             float dmin = -KQuant.D(y) * Fp16.ToFloat(x + 2);
-            KQuant.ScalesMins(x + 4, sc, mn);
+            KQuant.ScalesMins(x + 4, scm);
             byte* qh = x + 16;
             byte* qs = x + (five ? 48 : 16);
             short* bsums = (short*)(y + 260);
 
             // Mins. Q4_K keeps four float partial sums (pairs of sub-blocks); Q5_K folds the whole integer sum into one scalar.
+            KQuant.MinTerms(mn, bsums, out Vector128<int> mlo, out Vector128<int> mhi);
             if (five)
             {
-                int m = 0;
-                for (int j = 0; j < 8; j++)
-                    m += mn[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-                summs = MathF.FusedMultiplyAdd(dmin, m, summs);
+                summs = MathF.FusedMultiplyAdd(dmin, Vector128.Sum(mlo + mhi), summs);
             }
             else
             {
-                for (int k = 0; k < 4; k++)
-                {
-                    int m = mn[2 * k] * (bsums[4 * k] + bsums[4 * k + 1]) + mn[2 * k + 1] * (bsums[4 * k + 2] + bsums[4 * k + 3]);
-                    accm[k] = MathF.FusedMultiplyAdd(dmin, m, accm[k]);
-                }
+                Vector128<int> pairs = Ssse3.IsSupported
+                    ? Ssse3.HorizontalAdd(mlo, mhi)
+                    : Vector128.Create(mlo[0] + mlo[1], mlo[2] + mlo[3], mhi[0] + mhi[1], mhi[2] + mhi[3]);
+                accm = Vector128.FusedMultiplyAdd(Vector128.Create(dmin), Vector128.ConvertToSingle(pairs), accm);
             }
 
             if (width >= 512)
@@ -362,8 +401,8 @@ internal static unsafe class Q45K
                         qhi |= KQuant.Shl(Simd.Shr(hb, 4 * jj + 1) & Vector512.Create((byte)1), 4);
                     }
                     int c = 4 * jj;
-                    s += Simd.MAdd(Simd.MulPairs(ql, KQuant.Act512(y, c, c + 2)), Vector512.Create(Vector256.Create((short)sc[c]), Vector256.Create((short)sc[c + 2])));
-                    s += Simd.MAdd(Simd.MulPairs(qhi, KQuant.Act512(y, c + 1, c + 3)), Vector512.Create(Vector256.Create((short)sc[c + 1]), Vector256.Create((short)sc[c + 3])));
+                    s += Simd.MAdd(Simd.MulPairs(ql, KQuant.Act512(y, c, c + 2)), Simd.Join(Vector256.Create((short)sc[c]), Vector256.Create((short)sc[c + 2])));
+                    s += Simd.MAdd(Simd.MulPairs(qhi, KQuant.Act512(y, c + 1, c + 3)), Simd.Join(Vector256.Create((short)sc[c + 1]), Vector256.Create((short)sc[c + 3])));
                 }
                 acc = Fma.MultiplyAdd(Vector256.Create(d), Vector256.ConvertToSingle(KQuant.Fold(s)), acc);
             }
@@ -435,6 +474,9 @@ internal static unsafe class Q45K
 /// <summary>Q6_K: 6-bit values offset by 32, signed 8-bit scale per 16 values.</summary>
 internal unsafe struct Q6_KKernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        Q6KMulti.Dot4(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_K;
     private const int B = 210; // ql[128], qh[64], scales[16], d
 
@@ -456,9 +498,9 @@ internal unsafe struct Q6_KKernel : IDotKernel
 
             // The -32 offset is not applied per value: the unsigned 6-bit values are dotted, then 32 * scale * bsum is
             // subtracted per lane, lane l covering the 16-value groups 2l and 2l+1 (as ggml's AVX2 kernel does).
-            short* bsums = (short*)(y + 260);
-            for (int l = 0; l < 8; l++)
-                isum[l] = 32 * (sc[2 * l] * bsums[2 * l] + sc[2 * l + 1] * bsums[2 * l + 1]);
+            KQuant.WeightedBsums(sc, (short*)(y + 260), isum);
+            (Vector128.Load(isum) << 5).Store(isum);
+            (Vector128.Load(isum + 4) << 5).Store(isum + 4);
 
             if (width >= 512)
             {

@@ -40,6 +40,9 @@ internal static class BlockTables
 
 internal unsafe struct Q8_0Kernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        LegacyMulti.Signed4<Q8_0Kernel>(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_0;
     private const int B = 34;
 
@@ -115,12 +118,18 @@ internal unsafe struct Q8_0Kernel : IDotKernel
 /// <summary>Q4_0 and Q5_0 (signed 4/5-bit values with one f16 scale) against Q8_0.</summary>
 internal unsafe struct Q4_0Kernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        LegacyMulti.Signed4<Q4_0Kernel>(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_0;
     public static float Dot(byte* x, byte* y, int cols, int width) => LegacyDot.Signed<Q4_0Kernel>(x, y, cols, width);
 }
 
 internal unsafe struct Q5_0Kernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        LegacyMulti.Signed4<Q5_0Kernel>(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_0;
     public static float Dot(byte* x, byte* y, int cols, int width) => LegacyDot.Signed<Q5_0Kernel>(x, y, cols, width);
 }
@@ -128,12 +137,18 @@ internal unsafe struct Q5_0Kernel : IDotKernel
 /// <summary>Q4_1 and Q5_1 (unsigned values, f16 scale and min) against Q8_1.</summary>
 internal unsafe struct Q4_1Kernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        MultiDot.Each<Q4_1Kernel>(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_1;
     public static float Dot(byte* x, byte* y, int cols, int width) => LegacyDot.WithMin<Q4_1Kernel>(x, y, cols, width);
 }
 
 internal unsafe struct Q5_1Kernel : IDotKernel
 {
+    public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
+        MultiDot.Each<Q5_1Kernel>(w, a, stride, cols, width, result);
+
     public static GgmlType DotType => GgmlType.Q8_1;
     public static float Dot(byte* x, byte* y, int cols, int width) => LegacyDot.WithMin<Q5_1Kernel>(x, y, cols, width);
 }
@@ -143,25 +158,26 @@ internal static unsafe class LegacyDot
 {
     // Block geometry: bytes per block and offset of the 16 nibble bytes; Q5 types also have 4 qh bytes at offset 2 or 4.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Size<T>() =>
-        typeof(T) == typeof(Q4_0Kernel) ? 18 : typeof(T) == typeof(Q5_0Kernel) ? 22 : typeof(T) == typeof(Q4_1Kernel) ? 20 : 24;
+    internal static int Size<T>() =>
+        typeof(T) == typeof(Q4_0Kernel) ? 18 : typeof(T) == typeof(Q5_0Kernel) ? 22 : typeof(T) == typeof(Q4_1Kernel) ? 20 :
+        typeof(T) == typeof(Q8_0Kernel) ? 34 : 24;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int QsOffset<T>() =>
         typeof(T) == typeof(Q4_0Kernel) ? 2 : typeof(T) == typeof(Q5_0Kernel) ? 6 : typeof(T) == typeof(Q4_1Kernel) ? 4 : 8;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool HasHighBit<T>() => typeof(T) == typeof(Q5_0Kernel) || typeof(T) == typeof(Q5_1Kernel);
+    internal static bool HasHighBit<T>() => typeof(T) == typeof(Q5_0Kernel) || typeof(T) == typeof(Q5_1Kernel);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int QhOffset<T>() => typeof(T) == typeof(Q5_0Kernel) ? 2 : 4;
 
     /// <summary>The block's 32 values as unsigned bytes (0..15 or 0..31), in value order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Unpack256<T>(byte* blk)
+    internal static Vector256<byte> Unpack256<T>(byte* blk)
     {
         Vector128<byte> q = Vector128.Load(blk + QsOffset<T>());
-        Vector256<byte> v = Vector256.Create(q & Vector128.Create((byte)0x0F), Simd.Shr(q, 4));
+        Vector256<byte> v = Simd.Join(q & Vector128.Create((byte)0x0F), Simd.Shr(q, 4));
         if (HasHighBit<T>())
             v |= BlockTables.HighBits(blk + QhOffset<T>());
         return v;
@@ -339,5 +355,79 @@ internal static unsafe class LegacyDot
         summs = MathF.FusedMultiplyAdd(Fp16.ToFloat(x + 2), Fp16.ToFloat(y + 2), summs);
         Vector256<int> p = Simd.MAdd(Simd.MulPairs(Unpack256<T>(x), Vector256.Load((sbyte*)(y + 4))), Vector256<short>.One);
         return Fma.MultiplyAdd(Vector256.Create(d), Vector256.ConvertToSingle(p), acc);
+    }
+}
+
+/// <summary>
+/// Prefill form of the signed 32-value types (Q8_0, Q4_0, Q5_0) against four Q8_0 activation rows: each weight block is
+/// unpacked, and its absolute value and sign mask computed, once for the four tokens. Per token the operations are those
+/// of the single-token kernels, so results are bit-identical.
+/// </summary>
+internal static unsafe class LegacyMulti
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> Weights256<T>(byte* blk) =>
+        typeof(T) == typeof(Q8_0Kernel)
+            ? Vector256.Load((sbyte*)(blk + 2))
+            : LegacyDot.Unpack256<T>(blk).AsSByte() - Vector256.Create(LegacyDot.HasHighBit<T>() ? (sbyte)16 : (sbyte)8);
+
+    public static void Signed4<T>(byte* x, byte* y, long stride, int cols, int width, float* result)
+    {
+        if (width < 256)
+        {
+            for (int t = 0; t < 4; t++)
+                result[t] = typeof(T) == typeof(Q8_0Kernel) ? Q8_0Kernel.Dot(x, y + t * stride, cols, width) : LegacyDot.Signed<T>(x, y + t * stride, cols, width);
+            return;
+        }
+        int nb = cols / 32, bs = LegacyDot.Size<T>();
+        byte* y0 = y, y1 = y + stride, y2 = y + 2 * stride, y3 = y + 3 * stride;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        int i = 0;
+        if (width >= 512)
+        {
+            for (; i + 1 < nb; i += 2, x += 2 * bs, y0 += 68, y1 += 68, y2 += 68, y3 += 68)
+            {
+                float da = Fp16.ToFloat(x), db = Fp16.ToFloat(x + bs);
+                Vector512<sbyte> w = Simd.Join(Weights256<T>(x), Weights256<T>(x + bs));
+                Vector512<byte> aw = Avx512BW.Abs(w);
+                Vector512<sbyte> neg = Vector512.LessThan(w, Vector512<sbyte>.Zero);
+                Pair512(ref acc0, y0, da, db, aw, neg);
+                Pair512(ref acc1, y1, da, db, aw, neg);
+                Pair512(ref acc2, y2, da, db, aw, neg);
+                Pair512(ref acc3, y3, da, db, aw, neg);
+            }
+        }
+        for (; i < nb; i++, x += bs, y0 += 34, y1 += 34, y2 += 34, y3 += 34)
+        {
+            float dw = Fp16.ToFloat(x);
+            Vector256<sbyte> w = Weights256<T>(x);
+            Vector256<byte> aw = Avx2.Sign(w, w).AsByte();
+            Block256(ref acc0, y0, dw, aw, w);
+            Block256(ref acc1, y1, dw, aw, w);
+            Block256(ref acc2, y2, dw, aw, w);
+            Block256(ref acc3, y3, dw, aw, w);
+        }
+        result[0] = Simd.HSum8(acc0);
+        result[1] = Simd.HSum8(acc1);
+        result[2] = Simd.HSum8(acc2);
+        result[3] = Simd.HSum8(acc3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pair512(ref Vector256<float> acc, byte* y, float da, float db, Vector512<byte> aw, Vector512<sbyte> neg)
+    {
+        Vector512<sbyte> a = Simd.Join(Vector256.Load((sbyte*)(y + 2)), Vector256.Load((sbyte*)(y + 36)));
+        Vector512<sbyte> sy = Vector512.ConditionalSelect(neg, -a, a);
+        Vector512<float> p = Vector512.ConvertToSingle(Simd.MAdd(Simd.MulPairs(aw, sy), Vector512<short>.One));
+        acc = Fma.MultiplyAdd(Vector256.Create(da * Fp16.ToFloat(y)), p.GetLower(), acc);
+        acc = Fma.MultiplyAdd(Vector256.Create(db * Fp16.ToFloat(y + 34)), p.GetUpper(), acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block256(ref Vector256<float> acc, byte* y, float dw, Vector256<byte> aw, Vector256<sbyte> w)
+    {
+        Vector256<sbyte> sy = Avx2.Sign(Vector256.Load((sbyte*)(y + 2)), w);
+        Vector256<int> p = Simd.MAdd(Simd.MulPairs(aw, sy), Vector256<short>.One);
+        acc = Fma.MultiplyAdd(Vector256.Create(dw * Fp16.ToFloat(y)), Vector256.ConvertToSingle(p), acc);
     }
 }

@@ -37,6 +37,10 @@ public static unsafe class MatMul
 
         switch (w.Type)
         {
+            // Multi-token float products follow llamafile sgemm's order when llama.cpp would use it (see SgemmDot).
+            case GgmlType.F32 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<F32SgemmKernel>(w, x, n, y, pool); break;
+            case GgmlType.F16 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<F16SgemmKernel>(w, x, n, y, pool); break;
+            case GgmlType.BF16 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<BF16SgemmKernel>(w, x, n, y, pool); break;
             case GgmlType.F32: Run<F32Kernel>(w, x, n, y, pool); break;
             case GgmlType.F16: Run<F16Kernel>(w, x, n, y, pool); break;
             case GgmlType.BF16: Run<BF16Kernel>(w, x, n, y, pool); break;
@@ -72,11 +76,14 @@ public static unsafe class MatMul
         _ => throw new NotSupportedException($"no vec_dot type for {type}"),
     };
 
-    /// <summary>Single-row dot product through the same kernel <see cref="Multiply"/> uses (for tests and tools).</summary>
+    /// <summary>
+    /// Single-row dot product through the same kernel <see cref="Multiply"/> uses, with the activation row in ggml's
+    /// format for the vec_dot type (for tests and tools).
+    /// </summary>
     internal static float DotRow(GgmlType type, byte* w, byte* act, int cols, int width) => type switch
     {
         GgmlType.F32 => F32Kernel.Dot(w, act, cols, width),
-        GgmlType.F16 => F16Kernel.Dot(w, act, cols, width),
+        GgmlType.F16 => DotF16Row(w, act, cols, width),
         GgmlType.BF16 => BF16Kernel.Dot(w, act, cols, width),
         GgmlType.Q4_0 => Q4_0Kernel.Dot(w, act, cols, width),
         GgmlType.Q4_1 => Q4_1Kernel.Dot(w, act, cols, width),
@@ -90,6 +97,51 @@ public static unsafe class MatMul
         GgmlType.Q6_K => Q6_KKernel.Dot(w, act, cols, width),
         _ => throw new NotSupportedException(type.ToString()),
     };
+
+    private static float DotF16Row(byte* w, byte* act, int cols, int width)
+    {
+        float[] a = F16ToF32(act, cols);
+        fixed (float* pa = a)
+            return F16Kernel.Dot(w, (byte*)pa, cols, width);
+    }
+
+    private static float[] F16ToF32(byte* act, int cols)
+    {
+        var a = new float[cols];
+        for (int i = 0; i < cols; i++)
+            a[i] = Fp16.ToFloat(((ushort*)act)[i]);
+        return a;
+    }
+
+    /// <summary>Four-token form of <see cref="DotRow"/> (the prefill kernel), for tests.</summary>
+    internal static void DotRow4(GgmlType type, byte* w, byte* act, long stride, int cols, int width, float* result)
+    {
+        switch (type)
+        {
+            case GgmlType.F32: F32Kernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.F16:
+            {
+                float[] a = new float[4 * cols];
+                for (int t = 0; t < 4; t++)
+                    F16ToF32(act + t * stride, cols).CopyTo(a, t * cols);
+                fixed (float* pa = a)
+                    F16Kernel.Dot4(w, (byte*)pa, (long)cols * sizeof(float), cols, width, result);
+                break;
+            }
+            case GgmlType.BF16: BF16Kernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q4_0: Q4_0Kernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q4_1: Q4_1Kernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q5_0: Q5_0Kernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q5_1: Q5_1Kernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q8_0: Q8_0Kernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q2_K: Q2_KKernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q3_K: Q3_KKernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q4_K: Q4_KKernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q5_K: Q5_KKernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q6_K: Q6_KKernel.Dot4(w, act, stride, cols, width, result); break;
+            default: throw new NotSupportedException(type.ToString());
+        }
+    }
 
     // Work below this many activation values is converted on the calling thread.
     private const long ParallelQuantizeThreshold = 1 << 15;
@@ -115,7 +167,7 @@ public static unsafe class MatMul
             }
             else
             {
-                actRow = GgmlTypeInfo.RowSize(TKernel.DotType, cols);
+                actRow = ActivationQuantizer.KernelRowBytes(TKernel.DotType, cols);
                 act = ThreadScratch.Get(actRow * n);
                 var q = new QuantizeBody { X = px, A = act, ActRow = actRow, Cols = cols, Type = TKernel.DotType, Width = width };
                 if ((long)n * cols >= ParallelQuantizeThreshold && n > 1)
@@ -147,7 +199,7 @@ public static unsafe class MatMul
         public readonly void Execute(int start, int end)
         {
             for (int t = start; t < end; t++)
-                ActivationQuantizer.Quantize(Type, X + (long)t * Cols, A + t * ActRow, Cols, Width);
+                ActivationQuantizer.QuantizeForKernel(Type, X + (long)t * Cols, A + t * ActRow, Cols, Width);
         }
     }
 
@@ -166,6 +218,7 @@ public static unsafe class MatMul
                     Y[r] = TKernel.Dot(W + r * RowBytes, A, Cols, Width);
                 return;
             }
+            float* four = stackalloc float[4];
             for (int r0 = start; r0 < end; r0 += RowTile)
             {
                 int r1 = Math.Min(end, r0 + RowTile);
@@ -175,7 +228,14 @@ public static unsafe class MatMul
                     for (int r = r0; r < r1; r++)
                     {
                         byte* row = W + r * RowBytes;
-                        for (int t = t0; t < t1; t++)
+                        int t = t0;
+                        for (; t + 4 <= t1; t += 4)
+                        {
+                            TKernel.Dot4(row, A + t * ActRow, ActRow, Cols, Width, four);
+                            for (int k = 0; k < 4; k++)
+                                Y[(long)(t + k) * Rows + r] = four[k];
+                        }
+                        for (; t < t1; t++)
                             Y[(long)t * Rows + r] = TKernel.Dot(row, A + t * ActRow, Cols, Width);
                     }
                 }

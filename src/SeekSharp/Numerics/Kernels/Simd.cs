@@ -114,6 +114,10 @@ internal static class Simd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> Shr(Vector512<byte> v, int n) => (v.AsUInt16() >>> n).AsByte() & Vector512.Create((byte)(0xFF >> n));
 
+    // ToVectorNUnsafe().WithUpper() compiles to a single vinserti; Vector512.Create(lo, hi) went through a stack temporary.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> Join<T>(Vector256<T> lo, Vector256<T> hi) => Vector512.Create(lo, hi);
+    public static Vector512<T> Join<T>(Vector256<T> lo, Vector256<T> hi) => lo.ToVector512Unsafe().WithUpper(hi);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Join<T>(Vector128<T> lo, Vector128<T> hi) => lo.ToVector256Unsafe().WithUpper(hi);
 }
