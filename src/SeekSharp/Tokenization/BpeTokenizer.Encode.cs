@@ -9,9 +9,8 @@ public sealed partial class BpeTokenizer
     // ---- merges ----
     // Every string BPE can produce (token texts, both sides of every merge and their concatenation) gets a symbol id;
     // token texts keep their token id, other strings get ids >= VocabSize. Merging then works on ints:
-    // (left id, right id) -> rank, and rank -> id of the merged string.
-    private Dictionary<long, int> _mergeRanks = null!;
-    private int[] _mergeResults = null!;
+    // (left id, right id) -> (rank, id of the merged string).
+    private MergeTable _merges = null!;
     private readonly int[] _byteSymbols = new int[256];
 
     private void BuildMerges(string[] merges)
@@ -29,8 +28,7 @@ public sealed partial class BpeTokenizer
             return id;
         }
 
-        _mergeRanks = new Dictionary<long, int>(merges.Length);
-        _mergeResults = new int[merges.Length];
+        _merges = new MergeTable(merges.Length);
         char[] concat = new char[64];
         for (int rank = 0; rank < merges.Length; rank++)
         {
@@ -40,14 +38,14 @@ public sealed partial class BpeTokenizer
             if (space < 0 || space == merge.Length - 1)
                 continue; // ("", "") or (left, ""): can never match a pair of non-empty symbols
             ReadOnlySpan<char> left = merge.AsSpan(0, space), right = merge.AsSpan(space + 1);
-            long key = (long)SymbolOf(left) << 32 | (uint)SymbolOf(right);
-            if (!_mergeRanks.TryAdd(key, rank))
+            int leftId = SymbolOf(left), rightId = SymbolOf(right);
+            if (_merges.Find(leftId, rightId, out _) != int.MaxValue)
                 continue; // duplicate pair: llama.cpp keeps the first (lowest) rank
             if (concat.Length < left.Length + right.Length)
                 concat = new char[left.Length + right.Length];
             left.CopyTo(concat);
             right.CopyTo(concat.AsSpan(left.Length));
-            _mergeResults[rank] = SymbolOf(concat.AsSpan(0, left.Length + right.Length));
+            _merges.TryAdd(leftId, rightId, rank, SymbolOf(concat.AsSpan(0, left.Length + right.Length)));
         }
 
         Span<char> one = stackalloc char[1];
@@ -58,9 +56,6 @@ public sealed partial class BpeTokenizer
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int Rank(int left, int right) =>
-        _mergeRanks.TryGetValue((long)left << 32 | (uint)right, out int rank) ? rank : int.MaxValue;
 
     // ---- public encode ----
 
@@ -166,9 +161,14 @@ public sealed partial class BpeTokenizer
             EncodeWord(word, tokens, scratch);
             if (word.Length <= MaxCachedWordLength)
             {
-                if (_wordCache.Count >= MaxCacheEntries)
+                // (ConcurrentDictionary.Count takes every lock, so we keep our own approximate count)
+                if (_wordCacheCount >= MaxCacheEntries)
+                {
                     _wordCache.Clear();
-                cache.TryAdd(word, tokens.ToArray());
+                    _wordCacheCount = 0;
+                }
+                if (cache.TryAdd(word, tokens.ToArray()))
+                    Interlocked.Increment(ref _wordCacheCount);
             }
             output.AddRange(tokens);
         }
@@ -221,7 +221,9 @@ public sealed partial class BpeTokenizer
         int count = bytes.Length;
         Span<int> symbols = scratch.Symbols.AsSpan(0, count);
         Span<int> starts = scratch.Starts.AsSpan(0, count + 1);
-        Span<int> ranks = scratch.Ranks.AsSpan(0, count);
+        Span<int> ranks = scratch.Ranks.AsSpan(0, count);     // ranks[i]: rank of merging symbols i and i+1
+        Span<int> results = scratch.Prev.AsSpan(0, count);    // results[i]: the symbol that merge gives
+        MergeTable merges = _merges;
         for (int i = 0; i < count; i++)
         {
             symbols[i] = _byteSymbols[bytes[i]];
@@ -229,7 +231,7 @@ public sealed partial class BpeTokenizer
         }
         starts[count] = count;
         for (int i = 0; i + 1 < count; i++)
-            ranks[i] = Rank(symbols[i], symbols[i + 1]);
+            ranks[i] = merges.Find(symbols[i], symbols[i + 1], out results[i]);
 
         while (count > 1)
         {
@@ -245,17 +247,21 @@ public sealed partial class BpeTokenizer
             }
             if (best < 0)
                 break;
-            symbols[best] = _mergeResults[bestRank];
+            symbols[best] = results[best];
             // drop symbol best+1 (its bytes now belong to best)
             int tail = count - best - 2;
             symbols.Slice(best + 2, tail).CopyTo(symbols.Slice(best + 1));
             starts.Slice(best + 2, tail + 1).CopyTo(starts.Slice(best + 1));
-            ranks.Slice(best + 2, Math.Max(tail - 1, 0)).CopyTo(ranks.Slice(best + 1));
+            if (tail > 1)
+            {
+                ranks.Slice(best + 2, tail - 1).CopyTo(ranks.Slice(best + 1));
+                results.Slice(best + 2, tail - 1).CopyTo(results.Slice(best + 1));
+            }
             count--;
             if (best > 0)
-                ranks[best - 1] = Rank(symbols[best - 1], symbols[best]);
+                ranks[best - 1] = merges.Find(symbols[best - 1], symbols[best], out results[best - 1]);
             if (best + 1 < count)
-                ranks[best] = Rank(symbols[best], symbols[best + 1]);
+                ranks[best] = merges.Find(symbols[best], symbols[best + 1], out results[best]);
         }
 
         for (int i = 0; i < count; i++)
@@ -288,7 +294,7 @@ public sealed partial class BpeTokenizer
             int l = pair.Left, r = pair.Right;
             if (lengths[l] == 0 || lengths[r] == 0 || lengths[l] + lengths[r] != pair.Size)
                 continue;
-            symbols[l] = _mergeResults[pair.Rank];
+            symbols[l] = pair.Result;
             lengths[l] += lengths[r];
             lengths[r] = 0;
             next[l] = next[r];
@@ -306,9 +312,9 @@ public sealed partial class BpeTokenizer
 
     private void TryPush(MergeHeap heap, Span<int> symbols, Span<int> lengths, int left, int right)
     {
-        int rank = Rank(symbols[left], symbols[right]);
+        int rank = _merges.Find(symbols[left], symbols[right], out int result);
         if (rank != int.MaxValue)
-            heap.Push(new MergeHeap.Entry(rank, left, right, lengths[left] + lengths[right]));
+            heap.Push(new MergeHeap.Entry(rank, left, right, lengths[left] + lengths[right], result));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -334,7 +340,7 @@ public sealed partial class BpeTokenizer
     /// <summary>A binary min-heap of merge candidates ordered by (rank, left index).</summary>
     internal sealed class MergeHeap
     {
-        internal readonly record struct Entry(int Rank, int Left, int Right, int Size);
+        internal readonly record struct Entry(int Rank, int Left, int Right, int Size, int Result);
 
         private Entry[] _items = new Entry[64];
         private int _count;

@@ -221,4 +221,5 @@ public sealed partial class BpeTokenizer
     private const int MaxCachedWordLength = 128;
     private const int MaxCacheEntries = 1 << 18;
     private readonly ConcurrentDictionary<string, int[]> _wordCache = new(StringComparer.Ordinal);
+    private int _wordCacheCount;
 }

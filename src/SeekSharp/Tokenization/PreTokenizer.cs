@@ -106,19 +106,20 @@ internal sealed partial class PreTokenizer
     internal const string LlamaDefaultPunctuation = "[\\p{P}\\$\\+<=>\\^~\\|]+";
     internal const string LlamaFalconPunctuation = "[\\p{P}\\$\\+<=>\\^~\\|`]+";
 
-    // Translations (see CollapsedRegex) of the patterns above; compiled at build time.
+    // Translations (see CollapsedRegex) of the patterns above, compiled at build time. The tokenizer runs hand-written
+    // equivalents (PreTokenizer.Fast.cs); these are the reference the tests hold them to.
     internal const string DeepseekV3MainPattern = @"[!""#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\u00D2A-Za-z\u00D3!-#%-*,-/:-;?-@\[-\]_\{\}\u00D5\$\+<->\^`\|]?[\u00D2A-Za-z\u00D4]+| ?[\u00D3!-#%-*,-/:-;?-@\[-\]_\{\}\u00D5\$\+<->\^`\|]+[\r\n]*|[\t-\r ]*[\r\n]+|[\t-\r ]+(?![^\t-\r ])|[\t-\r ]+";
     internal const string Qwen2Pattern = @"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\u00D2A-Za-z\u00D10-9]?[\u00D2A-Za-z]+|[\u00D10-9]| ?[^\t-\r \u00D2A-Za-z\u00D10-9]+[\r\n]*|[\t-\r ]*[\r\n]+|[\t-\r ]+(?![^\t-\r ])|[\t-\r ]+";
     internal const string Number1To3Pattern = @"[\u00D10-9]{1,3}";
 
     [GeneratedRegex(DeepseekV3MainPattern, RegexOptions.CultureInvariant)]
-    private static partial Regex DeepseekV3MainRegex();
+    internal static partial Regex DeepseekV3MainRegex();
 
     [GeneratedRegex(Qwen2Pattern, RegexOptions.CultureInvariant)]
-    private static partial Regex Qwen2Regex();
+    internal static partial Regex Qwen2Regex();
 
     [GeneratedRegex(Number1To3Pattern, RegexOptions.CultureInvariant)]
-    private static partial Regex Number1To3Regex();
+    internal static partial Regex Number1To3Regex();
 
     // deepseek-llm's letter class (cased letters, hand-listed in llama.cpp); its supplementary-plane ranges are
     // handled by PreTokenizerText.Wide, which maps them to 'µ'.
@@ -131,13 +132,13 @@ internal sealed partial class PreTokenizer
     private static readonly Lazy<PreTokenizer> s_chatglm4 = new(() => new("chatglm-bpe", false, true, false, new Llama3Split()));
     private static readonly Lazy<PreTokenizer> s_gpt2 = new(() => new("gpt-2", false, true, false, new Gpt2Split()));
     private static readonly Lazy<PreTokenizer> s_gpt2NoClean = new(() => new("trillion", false, false, false, new Gpt2Split()));
-    private static readonly Lazy<PreTokenizer> s_qwen2 = new(() => new("qwen2", false, false, false, new RegexSplit(Qwen2Regex(), collapsed: true)));
-    private static readonly Lazy<PreTokenizer> s_stablelm2 = new(() => new("stablelm2", false, true, false, new RegexSplit(Qwen2Regex(), collapsed: true)));
+    private static readonly Lazy<PreTokenizer> s_qwen2 = new(() => new("qwen2", false, false, false, FastSplit.Qwen2));
+    private static readonly Lazy<PreTokenizer> s_stablelm2 = new(() => new("stablelm2", false, true, false, FastSplit.Qwen2));
     private static readonly Lazy<PreTokenizer> s_qwen35 = new(() => new("qwen35", false, false, false, Collapsed(LlamaQwen35)));
     private static readonly Lazy<PreTokenizer> s_deepseekV3 = new(() => new("deepseek-v3", false, false, false,
-        new RegexSplit(Number1To3Regex(), collapsed: true),
-        new RunSplit(static c => c is (>= 0x4E00 and <= 0x9FA5) or (>= 0x3040 and <= 0x309F) or (>= 0x30A0 and <= 0x30FF)),
-        new RegexSplit(DeepseekV3MainRegex(), collapsed: true)));
+        new NumberGroupsSplit(),
+        new RunSplit(IsDeepseekV3Cjk),
+        FastSplit.DeepseekV3));
     private static readonly Lazy<PreTokenizer> s_deepseekLlm = new(() => new("deepseek-llm", false, false, false,
         new NewlineSplit(),
         Wide(DeepseekLlmLetters),
@@ -157,6 +158,9 @@ internal sealed partial class PreTokenizer
         Collapsed(LlamaFalconPunctuation), new Gpt2Split(), new AsciiDigitTriplesSplit()));
     private static readonly Lazy<PreTokenizer> s_default = new(() => new("default", false, true, false,
         Collapsed(LlamaDefaultPunctuation), new Gpt2Split(), Collapsed(LlamaNumbers), new AsciiDigitTriplesSplit()));
+
+    // [一-龥぀-ゟ゠-ヿ] of deepseek-v3.
+    internal static bool IsDeepseekV3Cjk(int c) => c is (>= 0x4E00 and <= 0x9FA5) or (>= 0x3040 and <= 0x309F) or (>= 0x30A0 and <= 0x30FF);
 
     // [一-龥ࠀ-一가-퟿] of deepseek-llm and deepseek-coder.
     private static bool IsDeepseekCjk(int c) => c is (>= 0x4E00 and <= 0x9FA5) or (>= 0x0800 and <= 0x4E00) or (>= 0xAC00 and <= 0xD7FF);

@@ -34,16 +34,11 @@ public sealed class StreamingDecoder
 
     private string Convert(ReadOnlySpan<byte> bytes, bool flush)
     {
-        int max = _decoder.GetCharCount(bytes, flush);
-        if (max == 0)
-        {
-            if (flush)
-                _decoder.Reset();
-            return "";
-        }
+        // room for these bytes plus up to three held back from earlier calls
+        int max = Encoding.UTF8.GetMaxCharCount(bytes.Length + 3);
         if (_chars.Length < max)
             _chars = new char[Math.Max(max, _chars.Length * 2)];
         int n = _decoder.GetChars(bytes, _chars, flush);
-        return new string(_chars, 0, n);
+        return n == 0 ? "" : new string(_chars, 0, n);
     }
 }
