@@ -53,7 +53,9 @@ public class DequantizerTests
             for (int i = 0; i < expected.Length; i++)
             {
                 uint e = BitConverter.SingleToUInt32Bits(expected[i]), a = BitConverter.SingleToUInt32Bits(actual[i]);
-                if (e != a)
+                // When two NaNs meet (NaN scale and NaN min), which payload x86 keeps depends on operand order, which the
+                // JIT may swap between tiers for commutative operations: any NaN matches any NaN.
+                if (e != a && !(float.IsNaN(expected[i]) && float.IsNaN(actual[i])))
                 {
                     int block = i / GgmlTypeInfo.BlockSize(type), size = GgmlTypeInfo.TypeSize(type);
                     Assert.Fail($"{type} {what} [{name}]: value {i} (block {block}): ggml 0x{e:X8} ({expected[i]}), ours 0x{a:X8} ({actual[i]})\n" +
@@ -67,7 +69,7 @@ public class DequantizerTests
     [MemberData(nameof(DequantTypes))]
     public void RandomBlocks_MatchGgml(GgmlType type)
     {
-        // Arbitrary bytes: scales include binary16 subnormals, Inf and NaN, so NaN propagation is checked bit for bit too.
+        // Arbitrary bytes: scales include binary16 subnormals, Inf and NaN, so NaN propagation is checked too (NaN-ness, not payloads).
         Assert.True(Dequantizer.CanDequantize(type));
         int count = 64 * 256;
         int bytes = (int)GgmlTypeInfo.RowSize(type, count);
