@@ -23,7 +23,7 @@ internal sealed class JinjaParser
         var parser = new JinjaParser(JinjaLexer.Tokenize(source));
         var body = parser.ParseBody(out string? stop);
         if (stop != null)
-            throw parser.Error($"unexpected '{{% {stop} %}}' with no matching opening block", parser._tokens[parser._pos - 2]);
+            throw parser.Error($"unexpected '{{% {stop} %}}' with no matching opening block", parser._tokens[parser._pos - 1]);
         return body;
     }
 
