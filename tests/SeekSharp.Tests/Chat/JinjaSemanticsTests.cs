@@ -87,6 +87,21 @@ public class JinjaSemanticsTests
     }
 
     [Fact]
+    public void HostValuesOfAllSupportedKindsConvert()
+    {
+        var vars = new Dictionary<string, object?>
+        {
+            ["when"] = JsonValue.Create(new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc)),
+            ["f"] = JsonValue.Create(0.25f),
+            ["list"] = new List<object?> { 1, "a", null, true },
+            ["map"] = new Dictionary<string, object?> { ["k"] = new[] { 1L, 2L } },
+            ["el"] = System.Text.Json.JsonDocument.Parse("{\"a\": [1.5, null]}").RootElement,
+        };
+        Assert.Equal("2024-01-02T03:04:05Z|0.25|[1, 'a', None, True]|{'k': [1, 2]}|{'a': [1.5, None]}",
+            ChatTemplate.Parse("{{ when }}|{{ f }}|{{ list }}|{{ map }}|{{ el }}").Render(vars));
+    }
+
+    [Fact]
     public void StrftimeNowUsesTheContextClock()
     {
         var ctx = new ChatTemplateContext { Now = new DateTimeOffset(2024, 7, 26, 14, 5, 9, TimeSpan.Zero) };

@@ -422,15 +422,9 @@ internal static class JinjaValues
         if (jv.TryGetValue(out double d)) return d;
         if (jv.TryGetValue(out float f)) return (double)f;
         if (jv.TryGetValue(out decimal m)) return (double)m;
-        return jv.GetValueKind() switch
-        {
-            JsonValueKind.Null => null,
-            JsonValueKind.True => true,
-            JsonValueKind.False => false,
-            JsonValueKind.String => jv.GetValue<string>(),
-            JsonValueKind.Number => FromElement(JsonSerializer.SerializeToElement(jv), depth),
-            _ => throw new TemplateException(TemplateErrorKind.Runtime, "unsupported JSON value"),
-        };
+        // Any other CLR value wrapped in a JsonValue (DateTime, Guid, enums...) goes in as its JSON form.
+        using var doc = JsonDocument.Parse(jv.ToJsonString());
+        return FromElement(doc.RootElement, depth);
     }
 
     private static object? FromElement(JsonElement el, int depth)
