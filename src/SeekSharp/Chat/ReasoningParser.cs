@@ -24,6 +24,7 @@ public sealed class ReasoningParser
     private readonly StringBuilder _content = new();
     private State _state;
     private bool _reasoningStarted; // some non-whitespace reasoning was emitted
+    private bool _mayRepeatOpen;    // started inside the block: a redundant open tag at the very start is dropped
 
     public ReasoningParser(bool startsInReasoning = false, string openTag = "<think>", string closeTag = "</think>")
     {
@@ -32,6 +33,17 @@ public sealed class ReasoningParser
         _open = openTag;
         _close = closeTag;
         _state = startsInReasoning ? State.Reasoning : State.Start;
+        _mayRepeatOpen = startsInReasoning;
+    }
+
+    /// <summary>
+    /// A parser for the output that follows <paramref name="prompt"/>: it starts inside the think block when the
+    /// rendered prompt ends with the open tag (DeepSeek-R1's templates end the generation prompt with "&lt;think&gt;\n").
+    /// </summary>
+    public static ReasoningParser ForPrompt(string prompt, string openTag = "<think>", string closeTag = "</think>")
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        return new ReasoningParser(prompt.TrimEnd().EndsWith(openTag, StringComparison.Ordinal), openTag, closeTag);
     }
 
     /// <summary>Drop whitespace adjacent to the tags (default true).</summary>
@@ -92,6 +104,23 @@ public sealed class ReasoningParser
                 }
                 case State.Reasoning:
                 {
+                    if (_mayRepeatOpen)
+                    {
+                        // Some models repeat the open tag the prompt already contains; drop it.
+                        int ws = 0;
+                        while (ws < buf.Length && char.IsWhiteSpace(buf[ws])) ws++;
+                        string rest = buf[ws..];
+                        if (rest.StartsWith(_open, StringComparison.Ordinal))
+                        {
+                            _pending.Remove(0, ws + _open.Length);
+                            _mayRepeatOpen = false;
+                            progress = true;
+                            break;
+                        }
+                        if (!final && (rest.Length == 0 || _open.StartsWith(rest, StringComparison.Ordinal)))
+                            break; // undecided
+                        _mayRepeatOpen = false;
+                    }
                     int close = buf.IndexOf(_close, StringComparison.Ordinal);
                     if (close >= 0)
                     {

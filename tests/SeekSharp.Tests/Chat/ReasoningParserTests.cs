@@ -44,6 +44,8 @@ public class ReasoningParserTests
     [InlineData("</think>Direct answer", true, "", "Direct answer")]
     [InlineData("<think>\n\n</think>\n\nEmpty think.", false, "", "Empty think.")]
     [InlineData("<think>r</think>answer with </think> inside", false, "r", "answer with </think> inside")]
+    [InlineData("<think>\nrepeated open tag</think>answer", true, "repeated open tag", "answer")]
+    [InlineData("<thinking is a word", true, "<thinking is a word", "")]
     [InlineData("", false, "", "")]
     [InlineData("", true, "", "")]
     public void SplitsReasoningFromContentWhateverTheChunking(string text, bool startsInReasoning, string reasoning, string content)
@@ -99,5 +101,13 @@ public class ReasoningParserTests
     {
         var result = Feed(new ReasoningParser(false, "[THINK]", "[/THINK]"), new[] { "[THI", "NK]plan[/TH", "INK]done" });
         Assert.Equal(("plan", "done"), result);
+    }
+
+    [Fact]
+    public void ForPromptDetectsAnOpenThinkBlock()
+    {
+        Assert.True(ReasoningParser.ForPrompt("<｜User｜>hi<｜Assistant｜><think>\n").InReasoning);
+        Assert.False(ReasoningParser.ForPrompt("<|im_start|>assistant\n").InReasoning);
+        Assert.False(ReasoningParser.ForPrompt("<|im_start|>assistant\n<think>\n\n</think>\n\n").InReasoning);
     }
 }
