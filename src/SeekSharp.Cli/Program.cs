@@ -1,1 +1,3 @@
-Console.WriteLine("seek");
+using SeekSharp.Cli;
+
+return SeekCli.Run(args, Console.Out, Console.Error);

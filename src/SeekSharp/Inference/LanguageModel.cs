@@ -1,0 +1,50 @@
+using SeekSharp.Gguf;
+using SeekSharp.Models;
+using SeekSharp.Tokenization;
+
+namespace SeekSharp.Inference;
+
+/// <summary>A GGUF model opened for inference: the memory-mapped file, its transformer and its tokenizer.</summary>
+public sealed class LanguageModel : IDisposable
+{
+    private LanguageModel(GgufFile file, DecoderTransformer transformer, BpeTokenizer tokenizer)
+    {
+        File = file;
+        Transformer = transformer;
+        Tokenizer = tokenizer;
+    }
+
+    public GgufFile File { get; }
+    public DecoderTransformer Transformer { get; }
+    public ModelConfig Config => Transformer.Config;
+    public BpeTokenizer Tokenizer { get; }
+
+    /// <summary>Opens a model file. Errors name the problem: missing file, bad GGUF, unsupported architecture, bad tensor.</summary>
+    public static LanguageModel Load(string path)
+    {
+        var file = GgufFile.Open(path);
+        try
+        {
+            var config = ModelConfig.FromGguf(file); // unsupported architectures are reported before anything else
+            string model = file.GetStringOrNull("tokenizer.ggml.model")
+                ?? throw new GgufFormatException("the file has no tokenizer (tokenizer.ggml.model is missing)");
+            if (model != "gpt2")
+                throw new NotSupportedException($"tokenizer model '{model}' is not supported (only byte-level BPE, 'gpt2')");
+            var tokenizer = new BpeTokenizer(GgufVocabulary.Read(file));
+            var transformer = new DecoderTransformer(config, TransformerWeights.Load(file, config));
+            if (tokenizer.VocabSize > transformer.Config.VocabSize)
+                throw new GgufFormatException($"tokenizer has {tokenizer.VocabSize} tokens but the model only {transformer.Config.VocabSize}");
+            return new LanguageModel(file, transformer, tokenizer);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    public InferenceSession CreateSession(int contextSize = 0, int threads = 0, int batchSize = 512, KvCacheType cacheType = KvCacheType.F16) =>
+        new(this, contextSize, threads, batchSize, cacheType);
+
+    public void Dispose() => File.Dispose();
+}

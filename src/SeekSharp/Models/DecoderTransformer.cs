@@ -1,0 +1,196 @@
+using SeekSharp.Gguf;
+using SeekSharp.Inference;
+using SeekSharp.Numerics;
+using SeekSharp.Numerics.Quantization;
+using SeekSharp.Numerics.Threading;
+
+namespace SeekSharp.Models;
+
+/// <summary>
+/// The Llama-family decoder (llama, qwen2, qwen3): pre-norm blocks of grouped-query attention with RoPE and a SwiGLU
+/// feed-forward. One forward pass handles a batch of consecutive tokens of one sequence (prefill) or a single token
+/// (decode); the per-architecture differences (biases, q/k norms, RoPE layout) come from <see cref="ModelConfig"/>.
+/// </summary>
+public sealed class DecoderTransformer
+{
+    public DecoderTransformer(ModelConfig config, TransformerWeights weights)
+    {
+        Config = config;
+        Weights = weights;
+        Rope = new RotaryEmbedding(config.RopeDimensions, config.RopeLayout == RopeLayout.NeoX, config.RopeFreqBase,
+            config.RopeFreqScale, config.YarnExtFactor, config.YarnAttnFactor, config.RopeOriginalContext,
+            config.YarnBetaFast, config.YarnBetaSlow, weights.RopeFreqFactors);
+    }
+
+    public static DecoderTransformer Load(GgufFile file)
+    {
+        var config = ModelConfig.FromGguf(file);
+        return new DecoderTransformer(config, TransformerWeights.Load(file, config));
+    }
+
+    public ModelConfig Config { get; }
+    public TransformerWeights Weights { get; }
+    internal RotaryEmbedding Rope { get; }
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> at the cache's next positions, appends their keys/values to the cache, and
+    /// writes logits: for every token when <paramref name="allLogits"/> (logits.Length ≥ n·vocab), else for the last.
+    /// </summary>
+    public void Forward(ReadOnlySpan<int> tokens, KvCache cache, ForwardWorkspace ws, Span<float> logits, bool allLogits, WorkerPool pool)
+    {
+        var c = Config;
+        int n = tokens.Length;
+        if (n == 0) return;
+        if (n > ws.MaxTokens) throw new ArgumentException($"batch of {n} tokens exceeds the workspace size {ws.MaxTokens}");
+        int pos0 = cache.Length;
+        if (pos0 + n > cache.Capacity)
+            throw new InvalidOperationException($"context is full: {pos0} + {n} tokens exceed the context size {cache.Capacity}");
+        int d = c.EmbeddingLength, qDim = c.HeadCount * c.KeyLength, kDim = c.KvHeadCount * c.KeyLength;
+        int vDim = c.KvHeadCount * c.ValueLength, oDim = c.HeadCount * c.ValueLength, ff = c.FeedForwardLength;
+
+        var x = ws.X.AsSpan(0, n * d);
+        var xb = ws.Xb.AsSpan(0, n * d);
+        var q = ws.Q.AsSpan(0, n * qDim);
+        var k = ws.K.AsSpan(0, n * kDim);
+        var v = ws.V.AsSpan(0, n * vDim);
+        var att = ws.Att.AsSpan(0, n * oDim);
+        var gate = ws.Gate.AsSpan(0, n * ff);
+        var up = ws.Up.AsSpan(0, n * ff);
+
+        for (int t = 0; t < n; t++)
+        {
+            int id = tokens[t];
+            if ((uint)id >= (uint)c.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {id} is outside the vocabulary (0..{c.VocabSize - 1})");
+            Dequantizer.DequantizeRow(Weights.TokenEmbedding.Type, Weights.TokenEmbedding.Row(id), x.Slice(t * d, d));
+        }
+
+        int half = c.RopeDimensions / 2;
+        for (int t = 0; t < n; t++)
+            Rope.ComputeAngles(pos0 + t, ws.RopeCos.AsSpan(t * half, half), ws.RopeSin.AsSpan(t * half, half));
+
+        for (int l = 0; l < c.LayerCount; l++)
+        {
+            var w = Weights.Layers[l];
+            for (int t = 0; t < n; t++)
+                Normalization.RmsNorm(x.Slice(t * d, d), w.AttnNorm, xb.Slice(t * d, d), c.RmsNormEpsilon);
+            MatMul.Multiply(w.Wq, xb, n, q, pool);
+            MatMul.Multiply(w.Wk, xb, n, k, pool);
+            MatMul.Multiply(w.Wv, xb, n, v, pool);
+            if (w.Bq != null) AddBias(q, w.Bq, n);
+            if (w.Bk != null) AddBias(k, w.Bk, n);
+            if (w.Bv != null) AddBias(v, w.Bv, n);
+            if (w.QNorm != null) HeadNorm(q, w.QNorm, c.RmsNormEpsilon);
+            if (w.KNorm != null) HeadNorm(k, w.KNorm, c.RmsNormEpsilon);
+            for (int t = 0; t < n; t++)
+            {
+                var cos = ws.RopeCos.AsSpan(t * half, half);
+                var sin = ws.RopeSin.AsSpan(t * half, half);
+                Rope.Apply(q.Slice(t * qDim, qDim), c.KeyLength, cos, sin);
+                Rope.Apply(k.Slice(t * kDim, kDim), c.KeyLength, cos, sin);
+            }
+            cache.Store(l, pos0, n, k, v);
+
+            var body = new AttentionBody(this, cache, ws, l, pos0);
+            pool.For(n * c.HeadCount, ref body);
+
+            MatMul.Multiply(w.Wo, att, n, xb, pool);
+            Activations.AddInPlace(x, xb);
+
+            for (int t = 0; t < n; t++)
+                Normalization.RmsNorm(x.Slice(t * d, d), w.FfnNorm, xb.Slice(t * d, d), c.RmsNormEpsilon);
+            MatMul.Multiply(w.FfnGate, xb, n, gate, pool);
+            MatMul.Multiply(w.FfnUp, xb, n, up, pool);
+            Activations.SwiGlu(gate, up);
+            MatMul.Multiply(w.FfnDown, gate, n, xb, pool);
+            Activations.AddInPlace(x, xb);
+        }
+        cache.SetLength(pos0 + n);
+
+        int first = allLogits ? 0 : n - 1;
+        int outputs = n - first;
+        for (int t = first; t < n; t++)
+            Normalization.RmsNorm(x.Slice(t * d, d), Weights.OutputNorm, xb.Slice((t - first) * d, d), c.RmsNormEpsilon);
+        MatMul.Multiply(Weights.Output, xb[..(outputs * d)], outputs, logits[..(outputs * c.VocabSize)], pool);
+    }
+
+    private static void AddBias(Span<float> y, float[] bias, int n)
+    {
+        for (int t = 0; t < n; t++) Activations.AddInPlace(y.Slice(t * bias.Length, bias.Length), bias);
+    }
+
+    private static void HeadNorm(Span<float> heads, float[] weight, float eps)
+    {
+        for (int h = 0; h < heads.Length; h += weight.Length)
+        {
+            var head = heads.Slice(h, weight.Length);
+            Normalization.RmsNorm(head, weight, head, eps);
+        }
+    }
+
+    /// <summary>One (token, head) pair per work item: causal attention over the cache up to the token's position.</summary>
+    private readonly struct AttentionBody(DecoderTransformer model, KvCache cache, ForwardWorkspace ws, int layer, int pos0) : IParallelBody
+    {
+        public void Execute(int start, int end)
+        {
+            var c = model.Config;
+            int qDim = c.HeadCount * c.KeyLength, oDim = c.HeadCount * c.ValueLength;
+            float scale = 1.0f / MathF.Sqrt(c.KeyLength);
+            var scores = ws.ScoresFor(pos0 + ws.MaxTokens);
+            Span<float> scratch = stackalloc float[Math.Max(c.KeyLength, c.ValueLength)];
+            for (int item = start; item < end; item++)
+            {
+                int t = item / c.HeadCount, h = item % c.HeadCount;
+                int kvh = h / c.GroupSize;
+                int count = pos0 + t + 1;
+                var q = ws.Q.AsSpan(t * qDim + h * c.KeyLength, c.KeyLength);
+                var o = ws.Att.AsSpan(t * oDim + h * c.ValueLength, c.ValueLength);
+                if (cache.Type == KvCacheType.F16)
+                    Attention.HeadF16(q, cache.Keys16(layer), cache.KeyStride, kvh * c.KeyLength,
+                        cache.Values16(layer), cache.ValueStride, kvh * c.ValueLength, c.ValueLength, count, scale, scores, scratch, o);
+                else
+                    Attention.HeadF32(q, cache.Keys32(layer), cache.KeyStride, kvh * c.KeyLength,
+                        cache.Values32(layer), cache.ValueStride, kvh * c.ValueLength, c.ValueLength, count, scale, scores, o);
+            }
+        }
+    }
+}
+
+/// <summary>Activation buffers for forward passes of up to <see cref="MaxTokens"/> tokens, allocated once.</summary>
+public sealed class ForwardWorkspace
+{
+    [ThreadStatic] private static float[]? t_scores;
+
+    public ForwardWorkspace(ModelConfig c, int maxTokens)
+    {
+        MaxTokens = maxTokens;
+        X = new float[maxTokens * c.EmbeddingLength];
+        Xb = new float[maxTokens * Math.Max(c.EmbeddingLength, c.HeadCount * c.ValueLength)];
+        Q = new float[maxTokens * c.HeadCount * c.KeyLength];
+        K = new float[maxTokens * c.KvHeadCount * c.KeyLength];
+        V = new float[maxTokens * c.KvHeadCount * c.ValueLength];
+        Att = new float[maxTokens * c.HeadCount * c.ValueLength];
+        Gate = new float[maxTokens * c.FeedForwardLength];
+        Up = new float[maxTokens * c.FeedForwardLength];
+        RopeCos = new float[maxTokens * c.RopeDimensions / 2];
+        RopeSin = new float[maxTokens * c.RopeDimensions / 2];
+    }
+
+    public int MaxTokens { get; }
+    internal float[] X { get; }
+    internal float[] Xb { get; }
+    internal float[] Q { get; }
+    internal float[] K { get; }
+    internal float[] V { get; }
+    internal float[] Att { get; }
+    internal float[] Gate { get; }
+    internal float[] Up { get; }
+    internal float[] RopeCos { get; }
+    internal float[] RopeSin { get; }
+
+    /// <summary>Per-thread score buffer, grown on demand and then reused (no allocation per token).</summary>
+    internal Span<float> ScoresFor(int positions)
+    {
+        if (t_scores == null || t_scores.Length < positions) t_scores = new float[Math.Max(positions, 1024)];
+        return t_scores;
+    }
+}

@@ -1,0 +1,38 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace SeekSharp.Numerics;
+
+/// <summary>
+/// Process-wide switches for the compute kernels. Tests lower <see cref="MaxVectorWidth"/> to force each code path
+/// in-process; the DOTNET_EnableAVX512F=0 / DOTNET_EnableAVX2=0 environment variables lower the hardware width the same way.
+/// </summary>
+internal static class KernelSettings
+{
+    /// <summary>Widest vector path the kernels may use: 512, 256, 128 or 0 (scalar).</summary>
+    public static volatile int MaxVectorWidth = 512;
+
+    /// <summary>
+    /// When false the 128-bit path uses only cross-platform <see cref="Vector128"/> operations (what ARM and other
+    /// targets without SSSE3 run) instead of SSSE3 helpers, so that code is also tested on x86.
+    /// </summary>
+    public static volatile bool UseX86Helpers128 = true;
+
+    /// <summary>The widest path this machine runs: 512 needs AVX-512 F+BW, 256 needs AVX2+FMA.</summary>
+    public static int HardwareWidth { get; } =
+        Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported && Fma.IsSupported ? 512 :
+        Avx2.IsSupported && Fma.IsSupported ? 256 :
+        Vector128.IsHardwareAccelerated ? 128 : 0;
+
+    /// <summary>The path a kernel call takes now: the smaller of the hardware width and <see cref="MaxVectorWidth"/>.</summary>
+    public static int Width
+    {
+        get
+        {
+            int max = MaxVectorWidth;
+            int hw = HardwareWidth;
+            int w = max < hw ? max : hw;
+            return w >= 512 ? 512 : w >= 256 ? 256 : w >= 128 ? 128 : 0;
+        }
+    }
+}

@@ -1,0 +1,270 @@
+using System.Runtime.InteropServices;
+using SeekSharp.Gguf;
+using SeekSharp.Numerics.Threading;
+
+namespace SeekSharp.Numerics;
+
+/// <summary>Matrix x vector (decode) and matrix x matrix (prefill) products over GGUF weight types.</summary>
+public static unsafe class MatMul
+{
+    /// <summary>
+    /// y[t*w.Rows + r] = dot(row r of <paramref name="w"/>, x[t*w.Cols .. +w.Cols]) for t in [0, <paramref name="n"/>).
+    /// </summary>
+    /// <remarks>
+    /// Like ggml, the activations are first converted to the weight type's vec_dot type (F32, F16, BF16, Q8_0, Q8_1 or
+    /// Q8_K) and dotted with integer arithmetic, with the float operations ordered as in llama.cpp's x86 kernels. Rows
+    /// are split across <paramref name="pool"/>; for n &gt; 1 each worker walks its rows in L2-sized tiles and, inside a
+    /// tile, in groups of tokens, so every weight row is read from memory once per call. Steady-state calls allocate
+    /// nothing (the converted activations live in a per-thread native buffer that is reused).
+    /// </remarks>
+    public static void Multiply(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        if (w.Data == null && w.Rows > 0 && w.Cols > 0)
+            throw new ArgumentException("weight matrix has no data", nameof(w));
+        if ((long)x.Length < (long)n * w.Cols)
+            throw new ArgumentException($"x holds {x.Length} values, {n} x {w.Cols} needed", nameof(x));
+        if ((long)y.Length < (long)n * w.Rows)
+            throw new ArgumentException($"y holds {y.Length} values, {n} x {w.Rows} needed", nameof(y));
+        if (n == 0 || w.Rows == 0)
+            return;
+        if (w.Cols == 0)
+        {
+            y[..(n * w.Rows)].Clear();
+            return;
+        }
+
+        switch (w.Type)
+        {
+            // Multi-token float products follow llamafile sgemm's order when llama.cpp would use it (see SgemmDot).
+            case GgmlType.F32 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<F32SgemmKernel>(w, x, n, y, pool); break;
+            case GgmlType.F16 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<F16SgemmKernel>(w, x, n, y, pool); break;
+            case GgmlType.BF16 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<BF16SgemmKernel>(w, x, n, y, pool); break;
+            case GgmlType.F32: Run<F32Kernel>(w, x, n, y, pool); break;
+            case GgmlType.F16: Run<F16Kernel>(w, x, n, y, pool); break;
+            case GgmlType.BF16: Run<BF16Kernel>(w, x, n, y, pool); break;
+            case GgmlType.Q4_0: Run<Q4_0Kernel>(w, x, n, y, pool); break;
+            case GgmlType.Q4_1: Run<Q4_1Kernel>(w, x, n, y, pool); break;
+            case GgmlType.Q5_0: Run<Q5_0Kernel>(w, x, n, y, pool); break;
+            case GgmlType.Q5_1: Run<Q5_1Kernel>(w, x, n, y, pool); break;
+            case GgmlType.Q8_0: Run<Q8_0Kernel>(w, x, n, y, pool); break;
+            case GgmlType.Q2_K: Run<Q2_KKernel>(w, x, n, y, pool); break;
+            case GgmlType.Q3_K: Run<Q3_KKernel>(w, x, n, y, pool); break;
+            case GgmlType.Q4_K: Run<Q4_KKernel>(w, x, n, y, pool); break;
+            case GgmlType.Q5_K: Run<Q5_KKernel>(w, x, n, y, pool); break;
+            case GgmlType.Q6_K: Run<Q6_KKernel>(w, x, n, y, pool); break;
+            default: throw new NotSupportedException($"matrix multiplication with {GgmlTypeInfo.Name(w.Type)} weights is not supported");
+        }
+    }
+
+    /// <summary>True for the weight types <see cref="Multiply"/> handles.</summary>
+    public static bool Supports(GgmlType type) => type is
+        GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or
+        GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q8_0 or
+        GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+
+    /// <summary>The activation format (ggml's vec_dot_type) used with <paramref name="type"/> weights.</summary>
+    internal static GgmlType DotType(GgmlType type) => type switch
+    {
+        GgmlType.F32 => GgmlType.F32,
+        GgmlType.F16 => GgmlType.F16,
+        GgmlType.BF16 => GgmlType.BF16,
+        GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 => GgmlType.Q8_0,
+        GgmlType.Q4_1 or GgmlType.Q5_1 => GgmlType.Q8_1,
+        GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => GgmlType.Q8_K,
+        _ => throw new NotSupportedException($"no vec_dot type for {type}"),
+    };
+
+    /// <summary>
+    /// Single-row dot product through the same kernel <see cref="Multiply"/> uses, with the activation row in ggml's
+    /// format for the vec_dot type (for tests and tools).
+    /// </summary>
+    internal static float DotRow(GgmlType type, byte* w, byte* act, int cols, int width) => type switch
+    {
+        GgmlType.F32 => F32Kernel.Dot(w, act, cols, width),
+        GgmlType.F16 => DotF16Row(w, act, cols, width),
+        GgmlType.BF16 => BF16Kernel.Dot(w, act, cols, width),
+        GgmlType.Q4_0 => Q4_0Kernel.Dot(w, act, cols, width),
+        GgmlType.Q4_1 => Q4_1Kernel.Dot(w, act, cols, width),
+        GgmlType.Q5_0 => Q5_0Kernel.Dot(w, act, cols, width),
+        GgmlType.Q5_1 => Q5_1Kernel.Dot(w, act, cols, width),
+        GgmlType.Q8_0 => Q8_0Kernel.Dot(w, act, cols, width),
+        GgmlType.Q2_K => Q2_KKernel.Dot(w, act, cols, width),
+        GgmlType.Q3_K => Q3_KKernel.Dot(w, act, cols, width),
+        GgmlType.Q4_K => Q4_KKernel.Dot(w, act, cols, width),
+        GgmlType.Q5_K => Q5_KKernel.Dot(w, act, cols, width),
+        GgmlType.Q6_K => Q6_KKernel.Dot(w, act, cols, width),
+        _ => throw new NotSupportedException(type.ToString()),
+    };
+
+    private static float DotF16Row(byte* w, byte* act, int cols, int width)
+    {
+        float[] a = F16ToF32(act, cols);
+        fixed (float* pa = a)
+            return F16Kernel.Dot(w, (byte*)pa, cols, width);
+    }
+
+    private static float[] F16ToF32(byte* act, int cols)
+    {
+        var a = new float[cols];
+        for (int i = 0; i < cols; i++)
+            a[i] = Fp16.ToFloat(((ushort*)act)[i]);
+        return a;
+    }
+
+    /// <summary>Four-token form of <see cref="DotRow"/> (the prefill kernel), for tests.</summary>
+    internal static void DotRow4(GgmlType type, byte* w, byte* act, long stride, int cols, int width, float* result)
+    {
+        switch (type)
+        {
+            case GgmlType.F32: F32Kernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.F16:
+            {
+                float[] a = new float[4 * cols];
+                for (int t = 0; t < 4; t++)
+                    F16ToF32(act + t * stride, cols).CopyTo(a, t * cols);
+                fixed (float* pa = a)
+                    F16Kernel.Dot4(w, (byte*)pa, (long)cols * sizeof(float), cols, width, result);
+                break;
+            }
+            case GgmlType.BF16: BF16Kernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q4_0: Q4_0Kernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q4_1: Q4_1Kernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q5_0: Q5_0Kernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q5_1: Q5_1Kernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q8_0: Q8_0Kernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q2_K: Q2_KKernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q3_K: Q3_KKernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q4_K: Q4_KKernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q5_K: Q5_KKernel.Dot4(w, act, stride, cols, width, result); break;
+            case GgmlType.Q6_K: Q6_KKernel.Dot4(w, act, stride, cols, width, result); break;
+            default: throw new NotSupportedException(type.ToString());
+        }
+    }
+
+    // Work below this many activation values is converted on the calling thread.
+    private const long ParallelQuantizeThreshold = 1 << 15;
+    // Weight bytes per row tile: what a core can keep in L2 next to a group of activation rows.
+    private const long RowTileBytes = 256 * 1024;
+    // Tokens per group inside a row tile; a group's activations stay in L1/L2 while the tile's rows stream past.
+    private const int TokenTile = 8;
+
+    private static void Run<TKernel>(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool)
+        where TKernel : struct, IDotKernel
+    {
+        int width = KernelSettings.Width;
+        int cols = w.Cols;
+        fixed (float* px = x)
+        fixed (float* py = y)
+        {
+            byte* act;
+            long actRow;
+            if (TKernel.DotType == GgmlType.F32)
+            {
+                act = (byte*)px;
+                actRow = (long)cols * sizeof(float);
+            }
+            else
+            {
+                actRow = ActivationQuantizer.KernelRowBytes(TKernel.DotType, cols);
+                act = ThreadScratch.Get(actRow * n);
+                var q = new QuantizeBody { X = px, A = act, ActRow = actRow, Cols = cols, Type = TKernel.DotType, Width = width };
+                if ((long)n * cols >= ParallelQuantizeThreshold && n > 1)
+                    pool.For(n, ref q);
+                else
+                    q.Execute(0, n);
+            }
+
+            var body = new MatMulBody<TKernel>
+            {
+                W = w.Data, RowBytes = w.RowBytes, A = act, ActRow = actRow, Y = py,
+                Rows = w.Rows, Cols = cols, N = n, Width = width,
+                RowTile = (int)Math.Clamp(RowTileBytes / Math.Max(1, w.RowBytes), 1, int.MaxValue),
+            };
+            // Decode rows are cheap, so keep chunks big enough to amortize the hand-off; prefill rows carry n dots each.
+            int grain = n == 1 ? 32 : Math.Max(1, 64 / n);
+            pool.For(w.Rows, ref body, grain);
+        }
+    }
+
+    private struct QuantizeBody : IParallelBody
+    {
+        public float* X;
+        public byte* A;
+        public long ActRow;
+        public int Cols, Width;
+        public GgmlType Type;
+
+        public readonly void Execute(int start, int end)
+        {
+            for (int t = start; t < end; t++)
+                ActivationQuantizer.QuantizeForKernel(Type, X + (long)t * Cols, A + t * ActRow, Cols, Width);
+        }
+    }
+
+    private struct MatMulBody<TKernel> : IParallelBody where TKernel : struct, IDotKernel
+    {
+        public byte* W, A;
+        public float* Y;
+        public long RowBytes, ActRow;
+        public int Rows, Cols, N, Width, RowTile;
+
+        public readonly void Execute(int start, int end)
+        {
+            if (N == 1)
+            {
+                for (int r = start; r < end; r++)
+                    Y[r] = TKernel.Dot(W + r * RowBytes, A, Cols, Width);
+                return;
+            }
+            float* four = stackalloc float[4];
+            for (int r0 = start; r0 < end; r0 += RowTile)
+            {
+                int r1 = Math.Min(end, r0 + RowTile);
+                for (int t0 = 0; t0 < N; t0 += TokenTile)
+                {
+                    int t1 = Math.Min(N, t0 + TokenTile);
+                    for (int r = r0; r < r1; r++)
+                    {
+                        byte* row = W + r * RowBytes;
+                        int t = t0;
+                        for (; t + 4 <= t1; t += 4)
+                        {
+                            TKernel.Dot4(row, A + t * ActRow, ActRow, Cols, Width, four);
+                            for (int k = 0; k < 4; k++)
+                                Y[(long)(t + k) * Rows + r] = four[k];
+                        }
+                        for (; t < t1; t++)
+                            Y[(long)t * Rows + r] = TKernel.Dot(row, A + t * ActRow, Cols, Width);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>A per-thread native buffer for converted activations, grown on demand and freed with the thread.</summary>
+    private sealed class ThreadScratch
+    {
+        [ThreadStatic] private static ThreadScratch? t_instance;
+        private byte* _data;
+        private long _size;
+
+        public static byte* Get(long bytes)
+        {
+            var s = t_instance ??= new ThreadScratch();
+            if (s._size < bytes)
+            {
+                NativeMemory.AlignedFree(s._data);
+                s._data = null;
+                s._size = 0;
+                long size = Math.Max(bytes, 64 * 1024);
+                s._data = (byte*)NativeMemory.AlignedAlloc((nuint)size, 64);
+                s._size = size;
+            }
+            return s._data;
+        }
+
+        ~ThreadScratch() => NativeMemory.AlignedFree(_data);
+    }
+}

@@ -1,0 +1,358 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace SeekSharp.Numerics.Quantization;
+
+/// <summary>
+/// IEEE binary16 and bfloat16 conversions, bit-for-bit identical to ggml's portable (non-F16C) conversions.
+/// </summary>
+/// <remarks>
+/// <para>Half → single is exact for every pattern. Signalling NaNs come back quietened with their payload kept, which is what
+/// both ggml's portable path and the F16C instruction do.</para>
+/// <para>Single → half rounds to nearest-even (same result as F16C's vcvtps2ph for every non-NaN input). A NaN becomes the
+/// canonical quiet NaN 0x7E00 with the input's sign, like ggml_fp32_to_fp16_row; F16C would instead keep the top payload
+/// bits. Quantized scales are never NaN, so only this corner differs from the F16C path.</para>
+/// <para>Single → bfloat16 rounds to nearest-even and turns NaNs into quiet NaNs by setting bit 6 of the truncated
+/// pattern, exactly like ggml_compute_fp32_to_bf16.</para>
+/// <para>The portable half algorithm relies only on float multiply/add rounding, so it vectorizes without losing
+/// bit-exactness and needs no F16C-like intrinsic.</para>
+/// </remarks>
+public static class HalfPrecision
+{
+    // Powers of two used by the branch-free half conversions (C# has no hexadecimal float literals).
+    private const uint TwoPow112Bits = 0x77800000;      // 2^112
+    private const uint TwoPowMinus110Bits = 0x08800000; // 2^-110
+    private const uint TwoPowMinus112Bits = 0x07800000; // 2^-112
+
+    private static float TwoPow112 => BitConverter.UInt32BitsToSingle(TwoPow112Bits);
+    private static float TwoPowMinus110 => BitConverter.UInt32BitsToSingle(TwoPowMinus110Bits);
+    private static float TwoPowMinus112 => BitConverter.UInt32BitsToSingle(TwoPowMinus112Bits);
+
+    /// <summary>Converts binary16 bits to a float (exact).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HalfToSingle(ushort bits)
+    {
+        uint w = (uint)bits << 16;
+        uint sign = w & 0x80000000u;
+        uint twoW = w + w;
+        float magnitude;
+        if (twoW < (1u << 27))
+        {
+            // Zero or subnormal: place the mantissa under a 0.5 exponent and subtract 0.5 so the FPU normalizes it.
+            magnitude = BitConverter.UInt32BitsToSingle((twoW >> 17) | 0x3F000000u) - 0.5f;
+        }
+        else
+        {
+            // Normal, Inf or NaN: rebias the exponent by a multiply, which also maps 31 → 255 for Inf/NaN.
+            magnitude = BitConverter.UInt32BitsToSingle((twoW >> 4) + 0x70000000u) * TwoPowMinus112;
+        }
+        return BitConverter.UInt32BitsToSingle(sign | BitConverter.SingleToUInt32Bits(magnitude));
+    }
+
+    /// <summary>Converts a float to binary16 bits, rounding to nearest-even.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort SingleToHalf(float v)
+    {
+        uint w = BitConverter.SingleToUInt32Bits(v);
+        uint shl1 = w + w;
+        uint sign = (w & 0x80000000u) >> 16;
+        if (shl1 > 0xFF000000u)
+            return (ushort)(sign | 0x7E00u);
+        // Scaling up then down pushes overflow to Inf and lets the FPU round the mantissa (RNE, incl. subnormals).
+        float b = MathF.Abs(v) * TwoPow112 * TwoPowMinus110;
+        uint bias = shl1 & 0xFF000000u;
+        if (bias < 0x71000000u)
+            bias = 0x71000000u;
+        b = BitConverter.UInt32BitsToSingle((bias >> 1) + 0x07800000u) + b;
+        uint bb = BitConverter.SingleToUInt32Bits(b);
+        return (ushort)(sign | (((bb >> 13) & 0x7C00u) + (bb & 0x0FFFu)));
+    }
+
+    /// <summary>Converts bfloat16 bits to a float (exact; the pattern is kept, signalling NaNs included).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float BFloat16ToSingle(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
+
+    /// <summary>Converts a float to bfloat16 bits: round-to-nearest-even, NaNs forced quiet.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort SingleToBFloat16(float v)
+    {
+        uint u = BitConverter.SingleToUInt32Bits(v);
+        if ((u & 0x7FFFFFFFu) > 0x7F800000u)
+            return (ushort)((u >> 16) | 64u);
+        return (ushort)((u + (0x7FFFu + ((u >> 16) & 1u))) >> 16);
+    }
+
+    /// <summary>Converts a row of binary16 values; <paramref name="dst"/> must be at least as long as <paramref name="src"/>.</summary>
+    public static void HalfToSingle(ReadOnlySpan<ushort> src, Span<float> dst) => HalfToSingle(src, dst, QuantSimd.Current);
+
+    /// <summary>Converts a row of floats to binary16; <paramref name="dst"/> must be at least as long as <paramref name="src"/>.</summary>
+    public static void SingleToHalf(ReadOnlySpan<float> src, Span<ushort> dst) => SingleToHalf(src, dst, QuantSimd.Current);
+
+    /// <summary>Converts a row of bfloat16 values; <paramref name="dst"/> must be at least as long as <paramref name="src"/>.</summary>
+    public static void BFloat16ToSingle(ReadOnlySpan<ushort> src, Span<float> dst) => BFloat16ToSingle(src, dst, QuantSimd.Current);
+
+    /// <summary>Converts a row of floats to bfloat16; <paramref name="dst"/> must be at least as long as <paramref name="src"/>.</summary>
+    public static void SingleToBFloat16(ReadOnlySpan<float> src, Span<ushort> dst) => SingleToBFloat16(src, dst, QuantSimd.Current);
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Row kernels with an explicit vector width (internal so tests can force every path).
+
+    internal static void HalfToSingle(ReadOnlySpan<ushort> src, Span<float> dst, QuantSimdLevel level)
+    {
+        CheckLengths(src.Length, dst.Length);
+        int n = src.Length, i = 0;
+        ref ushort s = ref MemoryMarshal.GetReference(src);
+        ref float d = ref MemoryMarshal.GetReference(dst);
+        level = QuantSimd.Clamp(level);
+        if (level >= QuantSimdLevel.Vector512)
+        {
+            for (; i + 16 <= n; i += 16)
+            {
+                Vector512<uint> h = Vector512.WidenLower(Vector256.LoadUnsafe(ref s, (nuint)i).ToVector512Unsafe());
+                HalfToSingle(h).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+        if (level >= QuantSimdLevel.Vector256)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<uint> h = Vector256.WidenLower(Vector128.LoadUnsafe(ref s, (nuint)i).ToVector256Unsafe());
+                HalfToSingle(h).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+        if (level >= QuantSimdLevel.Vector128)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector128<ushort> v = Vector128.LoadUnsafe(ref s, (nuint)i);
+                HalfToSingle(Vector128.WidenLower(v)).StoreUnsafe(ref d, (nuint)i);
+                HalfToSingle(Vector128.WidenUpper(v)).StoreUnsafe(ref d, (nuint)(i + 4));
+            }
+        }
+        for (; i < n; i++)
+            Unsafe.Add(ref d, i) = HalfToSingle(Unsafe.Add(ref s, i));
+    }
+
+    internal static void SingleToHalf(ReadOnlySpan<float> src, Span<ushort> dst, QuantSimdLevel level)
+    {
+        CheckLengths(src.Length, dst.Length);
+        int n = src.Length, i = 0;
+        ref float s = ref MemoryMarshal.GetReference(src);
+        ref ushort d = ref MemoryMarshal.GetReference(dst);
+        level = QuantSimd.Clamp(level);
+        if (level >= QuantSimdLevel.Vector512)
+        {
+            for (; i + 32 <= n; i += 32)
+            {
+                Vector512<uint> lo = SingleToHalf(Vector512.LoadUnsafe(ref s, (nuint)i));
+                Vector512<uint> hi = SingleToHalf(Vector512.LoadUnsafe(ref s, (nuint)(i + 16)));
+                Vector512.Narrow(lo, hi).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+        if (level >= QuantSimdLevel.Vector256)
+        {
+            for (; i + 16 <= n; i += 16)
+            {
+                Vector256<uint> lo = SingleToHalf(Vector256.LoadUnsafe(ref s, (nuint)i));
+                Vector256<uint> hi = SingleToHalf(Vector256.LoadUnsafe(ref s, (nuint)(i + 8)));
+                Vector256.Narrow(lo, hi).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+        if (level >= QuantSimdLevel.Vector128)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector128<uint> lo = SingleToHalf(Vector128.LoadUnsafe(ref s, (nuint)i));
+                Vector128<uint> hi = SingleToHalf(Vector128.LoadUnsafe(ref s, (nuint)(i + 4)));
+                Vector128.Narrow(lo, hi).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+            Unsafe.Add(ref d, i) = SingleToHalf(Unsafe.Add(ref s, i));
+    }
+
+    internal static void BFloat16ToSingle(ReadOnlySpan<ushort> src, Span<float> dst, QuantSimdLevel level)
+    {
+        CheckLengths(src.Length, dst.Length);
+        int n = src.Length, i = 0;
+        ref ushort s = ref MemoryMarshal.GetReference(src);
+        ref uint d = ref Unsafe.As<float, uint>(ref MemoryMarshal.GetReference(dst));
+        level = QuantSimd.Clamp(level);
+        // Pure integer widening: bit patterns (signalling NaNs included) pass through untouched.
+        if (level >= QuantSimdLevel.Vector512)
+        {
+            for (; i + 16 <= n; i += 16)
+                (Vector512.WidenLower(Vector256.LoadUnsafe(ref s, (nuint)i).ToVector512Unsafe()) << 16).StoreUnsafe(ref d, (nuint)i);
+        }
+        if (level >= QuantSimdLevel.Vector256)
+        {
+            for (; i + 8 <= n; i += 8)
+                (Vector256.WidenLower(Vector128.LoadUnsafe(ref s, (nuint)i).ToVector256Unsafe()) << 16).StoreUnsafe(ref d, (nuint)i);
+        }
+        if (level >= QuantSimdLevel.Vector128)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector128<ushort> v = Vector128.LoadUnsafe(ref s, (nuint)i);
+                (Vector128.WidenLower(v) << 16).StoreUnsafe(ref d, (nuint)i);
+                (Vector128.WidenUpper(v) << 16).StoreUnsafe(ref d, (nuint)(i + 4));
+            }
+        }
+        for (; i < n; i++)
+            Unsafe.Add(ref d, i) = (uint)Unsafe.Add(ref s, i) << 16;
+    }
+
+    internal static void SingleToBFloat16(ReadOnlySpan<float> src, Span<ushort> dst, QuantSimdLevel level)
+    {
+        CheckLengths(src.Length, dst.Length);
+        int n = src.Length, i = 0;
+        ref uint s = ref Unsafe.As<float, uint>(ref MemoryMarshal.GetReference(src));
+        ref ushort d = ref MemoryMarshal.GetReference(dst);
+        level = QuantSimd.Clamp(level);
+        if (level >= QuantSimdLevel.Vector512)
+        {
+            for (; i + 32 <= n; i += 32)
+            {
+                Vector512<uint> lo = SingleToBFloat16(Vector512.LoadUnsafe(ref s, (nuint)i));
+                Vector512<uint> hi = SingleToBFloat16(Vector512.LoadUnsafe(ref s, (nuint)(i + 16)));
+                Vector512.Narrow(lo, hi).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+        if (level >= QuantSimdLevel.Vector256)
+        {
+            for (; i + 16 <= n; i += 16)
+            {
+                Vector256<uint> lo = SingleToBFloat16(Vector256.LoadUnsafe(ref s, (nuint)i));
+                Vector256<uint> hi = SingleToBFloat16(Vector256.LoadUnsafe(ref s, (nuint)(i + 8)));
+                Vector256.Narrow(lo, hi).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+        if (level >= QuantSimdLevel.Vector128)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector128<uint> lo = SingleToBFloat16(Vector128.LoadUnsafe(ref s, (nuint)i));
+                Vector128<uint> hi = SingleToBFloat16(Vector128.LoadUnsafe(ref s, (nuint)(i + 4)));
+                Vector128.Narrow(lo, hi).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+            Unsafe.Add(ref d, i) = SingleToBFloat16(BitConverter.UInt32BitsToSingle(Unsafe.Add(ref s, i)));
+    }
+
+    private static void CheckLengths(int src, int dst)
+    {
+        if (dst < src)
+            throw new ArgumentException($"destination holds {dst} values but the source has {src}", "dst");
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Lane-wise versions of the scalar algorithms above (identical operations, so identical results).
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> HalfToSingle(Vector512<uint> h)
+    {
+        Vector512<uint> w = h << 16;
+        Vector512<uint> twoW = w + w;
+        Vector512<float> normal = (((twoW >> 4) + Vector512.Create(0x70000000u)).AsSingle()) * Vector512.Create(TwoPowMinus112);
+        Vector512<float> subnormal = ((twoW >> 17) | Vector512.Create(0x3F000000u)).AsSingle() - Vector512.Create(0.5f);
+        // twoW < 2^27 exactly when the half's exponent field is zero.
+        Vector512<uint> isSub = Vector512.LessThan((h & Vector512.Create(0x7FFFu)).AsInt32(), Vector512.Create(0x400)).AsUInt32();
+        Vector512<uint> mag = Vector512.ConditionalSelect(isSub, subnormal.AsUInt32(), normal.AsUInt32());
+        return (mag | (w & Vector512.Create(0x80000000u))).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> HalfToSingle(Vector256<uint> h)
+    {
+        Vector256<uint> w = h << 16;
+        Vector256<uint> twoW = w + w;
+        Vector256<float> normal = (((twoW >> 4) + Vector256.Create(0x70000000u)).AsSingle()) * Vector256.Create(TwoPowMinus112);
+        Vector256<float> subnormal = ((twoW >> 17) | Vector256.Create(0x3F000000u)).AsSingle() - Vector256.Create(0.5f);
+        Vector256<uint> isSub = Vector256.LessThan((h & Vector256.Create(0x7FFFu)).AsInt32(), Vector256.Create(0x400)).AsUInt32();
+        Vector256<uint> mag = Vector256.ConditionalSelect(isSub, subnormal.AsUInt32(), normal.AsUInt32());
+        return (mag | (w & Vector256.Create(0x80000000u))).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> HalfToSingle(Vector128<uint> h)
+    {
+        Vector128<uint> w = h << 16;
+        Vector128<uint> twoW = w + w;
+        Vector128<float> normal = (((twoW >> 4) + Vector128.Create(0x70000000u)).AsSingle()) * Vector128.Create(TwoPowMinus112);
+        Vector128<float> subnormal = ((twoW >> 17) | Vector128.Create(0x3F000000u)).AsSingle() - Vector128.Create(0.5f);
+        Vector128<uint> isSub = Vector128.LessThan((h & Vector128.Create(0x7FFFu)).AsInt32(), Vector128.Create(0x400)).AsUInt32();
+        Vector128<uint> mag = Vector128.ConditionalSelect(isSub, subnormal.AsUInt32(), normal.AsUInt32());
+        return (mag | (w & Vector128.Create(0x80000000u))).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<uint> SingleToHalf(Vector512<float> v)
+    {
+        Vector512<uint> w = v.AsUInt32();
+        Vector512<uint> abs = w & Vector512.Create(0x7FFFFFFFu);
+        Vector512<float> b = abs.AsSingle() * Vector512.Create(TwoPow112) * Vector512.Create(TwoPowMinus110);
+        Vector512<uint> bias = Vector512.Max((w + w) & Vector512.Create(0xFF000000u), Vector512.Create(0x71000000u));
+        b = ((bias >> 1) + Vector512.Create(0x07800000u)).AsSingle() + b;
+        Vector512<uint> bb = b.AsUInt32();
+        Vector512<uint> nonSign = ((bb >> 13) & Vector512.Create(0x7C00u)) + (bb & Vector512.Create(0x0FFFu));
+        Vector512<uint> isNaN = Vector512.GreaterThan(abs.AsInt32(), Vector512.Create(0x7F800000)).AsUInt32();
+        Vector512<uint> mag = Vector512.ConditionalSelect(isNaN, Vector512.Create(0x7E00u), nonSign);
+        return mag | ((w & Vector512.Create(0x80000000u)) >> 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> SingleToHalf(Vector256<float> v)
+    {
+        Vector256<uint> w = v.AsUInt32();
+        Vector256<uint> abs = w & Vector256.Create(0x7FFFFFFFu);
+        Vector256<float> b = abs.AsSingle() * Vector256.Create(TwoPow112) * Vector256.Create(TwoPowMinus110);
+        Vector256<uint> bias = Vector256.Max((w + w) & Vector256.Create(0xFF000000u), Vector256.Create(0x71000000u));
+        b = ((bias >> 1) + Vector256.Create(0x07800000u)).AsSingle() + b;
+        Vector256<uint> bb = b.AsUInt32();
+        Vector256<uint> nonSign = ((bb >> 13) & Vector256.Create(0x7C00u)) + (bb & Vector256.Create(0x0FFFu));
+        Vector256<uint> isNaN = Vector256.GreaterThan(abs.AsInt32(), Vector256.Create(0x7F800000)).AsUInt32();
+        Vector256<uint> mag = Vector256.ConditionalSelect(isNaN, Vector256.Create(0x7E00u), nonSign);
+        return mag | ((w & Vector256.Create(0x80000000u)) >> 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<uint> SingleToHalf(Vector128<float> v)
+    {
+        Vector128<uint> w = v.AsUInt32();
+        Vector128<uint> abs = w & Vector128.Create(0x7FFFFFFFu);
+        Vector128<float> b = abs.AsSingle() * Vector128.Create(TwoPow112) * Vector128.Create(TwoPowMinus110);
+        Vector128<uint> bias = Vector128.Max((w + w) & Vector128.Create(0xFF000000u), Vector128.Create(0x71000000u));
+        b = ((bias >> 1) + Vector128.Create(0x07800000u)).AsSingle() + b;
+        Vector128<uint> bb = b.AsUInt32();
+        Vector128<uint> nonSign = ((bb >> 13) & Vector128.Create(0x7C00u)) + (bb & Vector128.Create(0x0FFFu));
+        Vector128<uint> isNaN = Vector128.GreaterThan(abs.AsInt32(), Vector128.Create(0x7F800000)).AsUInt32();
+        Vector128<uint> mag = Vector128.ConditionalSelect(isNaN, Vector128.Create(0x7E00u), nonSign);
+        return mag | ((w & Vector128.Create(0x80000000u)) >> 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<uint> SingleToBFloat16(Vector512<uint> u)
+    {
+        Vector512<uint> rounded = (u + (Vector512.Create(0x7FFFu) + ((u >> 16) & Vector512<uint>.One))) >> 16;
+        Vector512<uint> isNaN = Vector512.GreaterThan((u & Vector512.Create(0x7FFFFFFFu)).AsInt32(), Vector512.Create(0x7F800000)).AsUInt32();
+        return Vector512.ConditionalSelect(isNaN, (u >> 16) | Vector512.Create(64u), rounded);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> SingleToBFloat16(Vector256<uint> u)
+    {
+        Vector256<uint> rounded = (u + (Vector256.Create(0x7FFFu) + ((u >> 16) & Vector256<uint>.One))) >> 16;
+        Vector256<uint> isNaN = Vector256.GreaterThan((u & Vector256.Create(0x7FFFFFFFu)).AsInt32(), Vector256.Create(0x7F800000)).AsUInt32();
+        return Vector256.ConditionalSelect(isNaN, (u >> 16) | Vector256.Create(64u), rounded);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<uint> SingleToBFloat16(Vector128<uint> u)
+    {
+        Vector128<uint> rounded = (u + (Vector128.Create(0x7FFFu) + ((u >> 16) & Vector128<uint>.One))) >> 16;
+        Vector128<uint> isNaN = Vector128.GreaterThan((u & Vector128.Create(0x7FFFFFFFu)).AsInt32(), Vector128.Create(0x7F800000)).AsUInt32();
+        return Vector128.ConditionalSelect(isNaN, (u >> 16) | Vector128.Create(64u), rounded);
+    }
+}

@@ -1,0 +1,129 @@
+using LLama;
+using LLama.Common;
+using LLama.Native;
+
+namespace SeekSharp.Tests.Conformance;
+
+/// <summary>
+/// llama.cpp (through LLamaSharp's CPU backend) as the reference engine: tokenization, greedy continuation and
+/// logits under teacher forcing, from the same GGUF file our engine reads.
+/// </summary>
+internal sealed class LlamaCppReference : IDisposable
+{
+    private static readonly object InitLock = new();
+    private static bool s_initialized;
+
+    private readonly SafeLlamaModelHandle _model;
+    private readonly SafeLLamaContextHandle _ctx;
+
+    /// <param name="repack">llama.cpp's default on x86 repacks Q4_0/Q4_K/Q6_K/... weights into interleaved layouts
+    /// whose kernels sum in another order (so llama.cpp's own batched and one-token logits differ by ~1e-4 NMSE).
+    /// Conformance compares against the plain ggml kernels (as llama-cli --no-repack) unless asked otherwise.</param>
+    public LlamaCppReference(string modelPath, int contextSize = 512, int threads = 2, bool flashAttention = false, bool repack = false)
+    {
+        EnsureInitialized();
+        var mp = LLamaModelParams.Default();
+        mp.n_gpu_layers = 0;
+        mp.use_extra_bufts = repack;
+        _model = SafeLlamaModelHandle.LoadFromFile(modelPath, mp);
+        var cp = LLamaContextParams.Default();
+        cp.n_ctx = (uint)contextSize;
+        cp.n_batch = (uint)contextSize;
+        cp.n_ubatch = (uint)contextSize;
+        cp.n_threads = threads;
+        cp.n_threads_batch = threads;
+        cp.llama_flash_attn_type = flashAttention ? LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_ENABLED : LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_DISABLED;
+        _ctx = SafeLLamaContextHandle.Create(_model, cp);
+        VocabSize = _model.Vocab.Count;
+    }
+
+    public int VocabSize { get; }
+
+    public static void EnsureInitialized()
+    {
+        lock (InitLock)
+        {
+            if (s_initialized) return;
+            // llama.cpp is chatty on stderr; keep test output readable.
+            try
+            {
+                NativeLibraryConfig.All.WithLogCallback((level, message) => { });
+            }
+            catch (InvalidOperationException)
+            {
+                // another test class loaded the library first; logging stays as it configured it
+            }
+            // Load the native library through LLamaSharp's resolver before any direct native call (e.g. quantize).
+            NativeApi.llama_empty_call();
+            s_initialized = true;
+        }
+    }
+
+    public int[] Tokenize(string text, bool addBos, bool special) =>
+        _model.Tokenize(text, addBos, special, System.Text.Encoding.UTF8).Select(t => (int)t).ToArray();
+
+    /// <summary>llama.cpp's text for tokens (pieces with special tokens rendered, bytes joined, then UTF-8 decoded).</summary>
+    public string Detokenize(IEnumerable<int> tokens)
+    {
+        var bytes = new List<byte>();
+        var buffer = new byte[256];
+        foreach (int t in tokens)
+        {
+            int n = (int)_model.TokenToSpan(t, buffer, 0, true);
+            bytes.AddRange(buffer.AsSpan(0, n).ToArray());
+        }
+        return System.Text.Encoding.UTF8.GetString(bytes.ToArray());
+    }
+
+    /// <summary>Greedy continuation: argmax of llama.cpp's logits at each step.</summary>
+    public int[] Greedy(int[] prompt, int count)
+    {
+        _ctx.MemoryClear(true);
+        var batch = new LLamaBatch();
+        for (int i = 0; i < prompt.Length; i++) batch.Add(prompt[i], i, LLamaSeqId.Zero, i == prompt.Length - 1);
+        Decode(batch);
+        var result = new List<int>();
+        int pos = prompt.Length;
+        for (int step = 0; step < count; step++)
+        {
+            var logits = _ctx.GetLogitsIth(batch.TokenCount - 1);
+            int next = ArgMax(logits);
+            result.Add(next);
+            batch.Clear();
+            batch.Add(next, pos++, LLamaSeqId.Zero, true);
+            Decode(batch);
+        }
+        return result.ToArray();
+    }
+
+    /// <summary>Logits at every position of <paramref name="tokens"/> ([n][vocab]), evaluated in one batch.</summary>
+    public float[][] Logits(int[] tokens)
+    {
+        _ctx.MemoryClear(true);
+        var batch = new LLamaBatch();
+        for (int i = 0; i < tokens.Length; i++) batch.Add(tokens[i], i, LLamaSeqId.Zero, true);
+        Decode(batch);
+        var all = new float[tokens.Length][];
+        for (int i = 0; i < tokens.Length; i++) all[i] = _ctx.GetLogitsIth(i).ToArray();
+        return all;
+    }
+
+    private void Decode(LLamaBatch batch)
+    {
+        var r = _ctx.Decode(batch);
+        if (r != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {r}");
+    }
+
+    public static int ArgMax(ReadOnlySpan<float> x)
+    {
+        int best = 0;
+        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+
+    public void Dispose()
+    {
+        _ctx.Dispose();
+        _model.Dispose();
+    }
+}

@@ -1,0 +1,114 @@
+using System.Runtime.InteropServices;
+using SeekSharp.Gguf;
+
+namespace SeekSharp.Tests.Kernels;
+
+/// <summary>
+/// llama.cpp's own CPU kernels (the AVX-512 build shipped with LLamaSharp.Backend.Cpu), reached through
+/// ggml_get_type_traits_cpu exactly as ggml's mul_mat does: from_float of the vec_dot type, then vec_dot.
+/// </summary>
+internal static unsafe class GgmlCpu
+{
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TypeTraitsCpu
+    {
+        public delegate* unmanaged<float*, void*, long, void> FromFloat;
+        public delegate* unmanaged<int, float*, nuint, void*, nuint, void*, nuint, int, void> VecDot;
+        public int VecDotType;
+        public long Nrows;
+    }
+
+    private static readonly Lazy<IntPtr> s_lib = new(Load);
+    private static delegate* unmanaged<int, TypeTraitsCpu*> s_traits;
+
+    public static string NativeDir => Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "avx512");
+
+    /// <summary>True when the AVX-512 build can run here (Linux x64 with AVX-512 F/BW).</summary>
+    public static bool Available =>
+        OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64 &&
+        System.Runtime.Intrinsics.X86.Avx512BW.IsSupported && File.Exists(Path.Combine(NativeDir, "libggml-cpu.so"));
+
+    private static IntPtr Load()
+    {
+        // libggml-cpu needs libggml-base; loading it first by full path satisfies the dependency by soname.
+        NativeLibrary.Load(Path.Combine(NativeDir, "libggml-base.so"));
+        IntPtr cpu = NativeLibrary.Load(Path.Combine(NativeDir, "libggml-cpu.so"));
+        // ggml_cpu_init fills the fp16 tables the kernels read.
+        ((delegate* unmanaged<void>)NativeLibrary.GetExport(cpu, "ggml_cpu_init"))();
+        s_traits = (delegate* unmanaged<int, TypeTraitsCpu*>)NativeLibrary.GetExport(cpu, "ggml_get_type_traits_cpu");
+        return cpu;
+    }
+
+    private static TypeTraitsCpu* Traits(GgmlType t)
+    {
+        _ = s_lib.Value;
+        return s_traits((int)t);
+    }
+
+    public static GgmlType VecDotType(GgmlType weight) => (GgmlType)Traits(weight)->VecDotType;
+
+    /// <summary>Converts f32 values into <paramref name="type"/> with ggml's CPU from_float.</summary>
+    public static byte[] FromFloat(GgmlType type, float[] x)
+    {
+        var dst = new byte[GgmlTypeInfo.RowSize(type, x.Length)];
+        fixed (float* px = x)
+        fixed (byte* pd = dst)
+            Traits(type)->FromFloat(px, pd, x.Length);
+        return dst;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct InitParams
+    {
+        public nuint MemSize;
+        public void* MemBuffer;
+        public byte NoAlloc;
+    }
+
+    /// <summary>
+    /// ggml_mul_mat evaluated by the CPU backend on a plain context (what llama.cpp runs for a weight in a normal CPU
+    /// buffer, llamafile sgemm included; no repacked "extra" buffer): y[t*rows + r] = dot(row r, x[t]).
+    /// </summary>
+    public static float[] MulMat(GgmlType type, byte[] weights, int rows, int cols, float[] x, int n, int threads)
+    {
+        _ = s_lib.Value;
+        IntPtr baseLib = NativeLibrary.Load(Path.Combine(NativeDir, "libggml-base.so"));
+        var init = (delegate* unmanaged<InitParams, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_init");
+        var free = (delegate* unmanaged<IntPtr, void>)NativeLibrary.GetExport(baseLib, "ggml_free");
+        var new2d = (delegate* unmanaged<IntPtr, int, long, long, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_new_tensor_2d");
+        var mulMat = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_mul_mat");
+        var newGraph = (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_new_graph");
+        var expand = (delegate* unmanaged<IntPtr, IntPtr, void>)NativeLibrary.GetExport(baseLib, "ggml_build_forward_expand");
+        var getData = (delegate* unmanaged<IntPtr, void*>)NativeLibrary.GetExport(baseLib, "ggml_get_data");
+        var compute = (delegate* unmanaged<IntPtr, IntPtr, int, int>)NativeLibrary.GetExport(s_lib.Value, "ggml_graph_compute_with_ctx");
+
+        long size = weights.Length + (long)x.Length * 4 + (long)rows * n * 4 + 8L * n * cols + (16 << 20);
+        IntPtr ctx = init(new InitParams { MemSize = (nuint)size, MemBuffer = null, NoAlloc = 0 });
+        try
+        {
+            IntPtr a = new2d(ctx, (int)type, cols, rows);
+            IntPtr b = new2d(ctx, (int)GgmlType.F32, cols, n);
+            weights.AsSpan().CopyTo(new Span<byte>(getData(a), weights.Length));
+            x.AsSpan(0, n * cols).CopyTo(new Span<float>(getData(b), n * cols));
+            IntPtr c = mulMat(ctx, a, b);
+            IntPtr gf = newGraph(ctx);
+            expand(gf, c);
+            int status = compute(ctx, gf, threads);
+            if (status != 0)
+                throw new InvalidOperationException($"ggml_graph_compute failed: {status}");
+            return new Span<float>(getData(c), rows * n).ToArray();
+        }
+        finally
+        {
+            free(ctx);
+        }
+    }
+
+    /// <summary>ggml's vec_dot for <paramref name="weight"/> rows against an activation row in its vec_dot type.</summary>
+    public static float VecDot(GgmlType weight, byte* w, byte* act, int n)
+    {
+        float s;
+        Traits(weight)->VecDot(n, &s, 0, w, 0, act, 0, 1);
+        return s;
+    }
+}
