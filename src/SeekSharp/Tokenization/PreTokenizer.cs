@@ -160,10 +160,10 @@ internal sealed partial class PreTokenizer
         Collapsed(LlamaDefaultPunctuation), new Gpt2Split(), Collapsed(LlamaNumbers), new AsciiDigitTriplesSplit()));
 
     // [一-龥぀-ゟ゠-ヿ] of deepseek-v3.
-    internal static bool IsDeepseekV3Cjk(int c) => c is (>= 0x4E00 and <= 0x9FA5) or (>= 0x3040 and <= 0x309F) or (>= 0x30A0 and <= 0x30FF);
+    internal static bool IsDeepseekV3Cjk(char c) => c is (>= '\u4E00' and <= '\u9FA5') or (>= '\u3040' and <= '\u309F') or (>= '\u30A0' and <= '\u30FF');
 
     // [一-龥ࠀ-一가-퟿] of deepseek-llm and deepseek-coder.
-    private static bool IsDeepseekCjk(int c) => c is (>= 0x4E00 and <= 0x9FA5) or (>= 0x0800 and <= 0x4E00) or (>= 0xAC00 and <= 0xD7FF);
+    private static bool IsDeepseekCjk(char c) => c is (>= '\u4E00' and <= '\u9FA5') or (>= '\u0800' and <= '\u4E00') or (>= '\uAC00' and <= '\uD7FF');
 
     private static RegexSplit Collapsed(string llamaPattern) =>
         new(new Regex(CollapsedRegex.Translate(llamaPattern), RegexOptions.CultureInvariant | RegexOptions.Compiled), collapsed: true);
@@ -212,19 +212,23 @@ internal sealed partial class PreTokenizer
         }
     }
 
-    /// <summary>A pattern of the form [class]+ over code points: maximal runs of class members, and the gaps between.</summary>
-    internal sealed class RunSplit(Func<int, bool> inClass) : SplitStep
+    /// <summary>
+    /// A std::wregex pattern of the form [class]+ with a class of BMP code points: maximal runs of class members, and
+    /// the gaps between. Runs on the wide view, where non-ASCII whitespace is '\v' as llama.cpp makes it (so e.g.
+    /// U+2029 is not in deepseek-coder's range U+0800-U+4E00).
+    /// </summary>
+    internal sealed class RunSplit(Func<char, bool> inClass) : SplitStep
     {
         protected override void SplitChunk(PreTokenizerText text, int start, int end, List<int> output)
         {
-            ReadOnlySpan<int> cps = text.Codepoints;
+            ReadOnlySpan<char> wide = text.Wide;
             int wordStart = start;
             int i = start;
             while (i < end)
             {
-                if (!inClass(cps[i])) { i++; continue; }
+                if (!inClass(wide[i])) { i++; continue; }
                 int runStart = i;
-                while (i < end && inClass(cps[i]))
+                while (i < end && inClass(wide[i]))
                     i++;
                 if (runStart > wordStart)
                     output.Add(runStart - wordStart);

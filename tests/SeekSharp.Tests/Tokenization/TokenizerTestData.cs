@@ -92,6 +92,7 @@ internal static class TokenizerTestData
         "~tilde~ ~~ a~b `backtick` ^caret^ |pipe| \\backslash\\ @at #hash $dollar %percent &amp *star",
         "!!!??? ... ,,, ;;; ::: --- ___ === +++ ((( ))) [[[ ]]] {{{ }}} \"\"\" ''' ``` ~~~",
         "a\u00a0b\u2000c\u3000d \u3000 \u3000\u3000x",
+        " \u2029", "a \u2028b \u2029", "\n \u2029\u205F", "x \u3000", "\u2029\u2029 \u3000\u3000",
         "Mixed: abc123def 456ghi7 x1y2z3 ABC_def-GHI.jkl",
         "Unicode symbols: © ® ™ ° ± × ÷ → ← ↑ ↓ ∀ ∃ ∈ ∑ ∏ √ ∞ ≈ ≠ ≤ ≥ ♠ ♣ ♥ ♦ € £ ¥ ₹ ₿",
         "Supplementary letters: 𐐀𐐁𐑏 𞤀𞤁 𝐀𝐁𝐂 𝔸𝔹 𠀀𠀁 𪜀",
