@@ -88,7 +88,7 @@ public static class SyntheticVocabulary
         };
     }
 
-    /// <summary>Appends "[PAD{id}]" user-defined tokens (as Hugging Face converters fill id gaps) up to <paramref name="size"/>.</summary>
+    /// <summary>Appends "[PAD{id}]" unused tokens (as Hugging Face converters fill id gaps) up to <paramref name="size"/>.</summary>
     public static Vocabulary PadTo(Vocabulary vocab, int size)
     {
         if (size <= vocab.Tokens.Length) return vocab;
@@ -97,7 +97,7 @@ public static class SyntheticVocabulary
         for (int id = tokens.Count; id < size; id++)
         {
             tokens.Add($"[PAD{id}]");
-            types.Add(TokenType.UserDefined);
+            types.Add(TokenType.Unused);
         }
         return new Vocabulary
         {
