@@ -161,6 +161,32 @@ public unsafe class MatMulTests : IDisposable
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void SteadyStateCallsDoNotAllocate(GgmlType type)
+    {
+        var rng = new Random(3);
+        int rows = 64, cols = Cases.ColsFor(type) * 2;
+        byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
+        float[] x = ReferenceQuant.RandomActivations(9 * cols, rng);
+        var y = new float[9 * rows];
+        // Counted on the calling thread with a one-thread pool, so JIT tiering work on background threads does not count.
+        using var pool1 = new WorkerPool(1);
+        fixed (byte* pw = w)
+        {
+            var m = new WeightMatrix(type, rows, cols, pw);
+            foreach (int n in new[] { 1, 9 })
+            {
+                MatMul.Multiply(m, x, n, y, pool1); // warm up: scratch buffer
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 10; i++)
+                    MatMul.Multiply(m, x, n, y, pool1);
+                long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                Assert.True(allocated < 1024, $"{type} n={n}: {allocated} bytes allocated in 10 calls");
+            }
+        }
+    }
+
     [Fact]
     public void RejectsBadArguments()
     {
