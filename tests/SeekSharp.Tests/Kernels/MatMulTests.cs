@@ -138,6 +138,29 @@ public unsafe class MatMulTests : IDisposable
         Assert.Equal(single, batch2);
     }
 
+    [Theory]
+    [InlineData(GgmlType.F16)]
+    [InlineData(GgmlType.BF16)]
+    [InlineData(GgmlType.F32)]
+    [InlineData(GgmlType.Q4_K)]
+    public void ExpertProductsUseTheSingleTokenOrder(GgmlType type)
+    {
+        var rng = new Random(11);
+        int rows = 24, cols = 256, n = 6; // a shape for which Multiply takes the sgemm order with float weights
+        byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
+        float[] x = ReferenceQuant.RandomActivations(n * cols, rng);
+        var expert = new float[n * rows];
+        var single = new float[n * rows];
+        fixed (byte* pw = w)
+        {
+            var m = new WeightMatrix(type, rows, cols, pw);
+            MatMul.MultiplyExpert(m, x, n, expert, _pool2);
+            for (int t = 0; t < n; t++)
+                MatMul.Multiply(m, x.AsSpan(t * cols, cols), 1, single.AsSpan(t * rows, rows), _pool2);
+        }
+        Assert.Equal(single, expert);
+    }
+
     [Fact]
     public void LargePrefillCrossesRowAndTokenTiles()
     {

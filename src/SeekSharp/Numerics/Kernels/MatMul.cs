@@ -20,7 +20,18 @@ public static unsafe class MatMul
     /// is unpacked once per four tokens. Steady-state calls allocate nothing (the converted activations live in a
     /// per-thread native buffer that is reused).
     /// </remarks>
-    public static void Multiply(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool)
+    public static void Multiply(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool) =>
+        Multiply(w, x, n, y, pool, allowSgemmOrder: true);
+
+    /// <summary>
+    /// <see cref="Multiply"/> for a mixture-of-experts expert matrix: llama.cpp computes those with ggml_mul_mat_id,
+    /// which always uses the vec_dot order (never llamafile sgemm), so every token's result equals its n = 1 result.
+    /// Identical to <see cref="Multiply"/> for quantized weights; differs only for multi-token F32/F16/BF16 products.
+    /// </summary>
+    public static void MultiplyExpert(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool) =>
+        Multiply(w, x, n, y, pool, allowSgemmOrder: false);
+
+    private static void Multiply(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool, bool allowSgemmOrder)
     {
         ArgumentNullException.ThrowIfNull(pool);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
@@ -41,9 +52,9 @@ public static unsafe class MatMul
         switch (w.Type)
         {
             // Multi-token float products follow llamafile sgemm's order when llama.cpp would use it (see SgemmDot).
-            case GgmlType.F32 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<F32SgemmKernel>(w, x, n, y, pool); break;
-            case GgmlType.F16 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<F16SgemmKernel>(w, x, n, y, pool); break;
-            case GgmlType.BF16 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<BF16SgemmKernel>(w, x, n, y, pool); break;
+            case GgmlType.F32 when allowSgemmOrder && SgemmDot.Applies(n, w.Rows, w.Cols): Run<F32SgemmKernel>(w, x, n, y, pool); break;
+            case GgmlType.F16 when allowSgemmOrder && SgemmDot.Applies(n, w.Rows, w.Cols): Run<F16SgemmKernel>(w, x, n, y, pool); break;
+            case GgmlType.BF16 when allowSgemmOrder && SgemmDot.Applies(n, w.Rows, w.Cols): Run<BF16SgemmKernel>(w, x, n, y, pool); break;
             case GgmlType.F32: Run<F32Kernel>(w, x, n, y, pool); break;
             case GgmlType.F16: Run<F16Kernel>(w, x, n, y, pool); break;
             case GgmlType.BF16: Run<BF16Kernel>(w, x, n, y, pool); break;
