@@ -104,6 +104,84 @@ internal static unsafe class GgmlCpu
         }
     }
 
+    /// <summary>
+    /// ggml_mul_mat with the weights in the CPU backend's first "extra" buffer type (CPU_REPACK), which is where
+    /// llama.cpp puts weights by default (use_extra_bufts = true): the product then runs the repacked gemv/gemm kernels.
+    /// Returns null when no extra buffer type exists. Only call it for types the buffer repacks (in this x86 build:
+    /// Q4_0, Q4_K, Q2_K, IQ4_NL); ggml aborts the process for others.
+    /// </summary>
+    public static float[]? MulMatRepacked(GgmlType type, byte[] weights, int rows, int cols, float[] x, int n, out string? bufferName)
+    {
+        _ = s_lib.Value;
+        bufferName = null;
+        IntPtr baseLib = NativeLibrary.Load(Path.Combine(NativeDir, "libggml-base.so"));
+        var cpuInit = (delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(s_lib.Value, "ggml_backend_cpu_init");
+        var setThreads = (delegate* unmanaged<IntPtr, int, void>)NativeLibrary.GetExport(s_lib.Value, "ggml_backend_cpu_set_n_threads");
+        var cpuBuft = (delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(s_lib.Value, "ggml_backend_cpu_buffer_type");
+        var getDevice = (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_backend_get_device");
+        var devReg = (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_backend_dev_backend_reg");
+        var procAddr = (delegate* unmanaged<IntPtr, byte*, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_backend_reg_get_proc_address");
+        var allocFromBuft = (delegate* unmanaged<IntPtr, IntPtr, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_backend_alloc_ctx_tensors_from_buft");
+        var tensorSet = (delegate* unmanaged<IntPtr, void*, nuint, nuint, void>)NativeLibrary.GetExport(baseLib, "ggml_backend_tensor_set");
+        var tensorGet = (delegate* unmanaged<IntPtr, void*, nuint, nuint, void>)NativeLibrary.GetExport(baseLib, "ggml_backend_tensor_get");
+        var graphCompute = (delegate* unmanaged<IntPtr, IntPtr, int>)NativeLibrary.GetExport(baseLib, "ggml_backend_graph_compute");
+        var bufferFree = (delegate* unmanaged<IntPtr, void>)NativeLibrary.GetExport(baseLib, "ggml_backend_buffer_free");
+        var backendFree = (delegate* unmanaged<IntPtr, void>)NativeLibrary.GetExport(baseLib, "ggml_backend_free");
+        var buftName = (delegate* unmanaged<IntPtr, byte*>)NativeLibrary.GetExport(baseLib, "ggml_backend_buft_name");
+        var ggmlInit = (delegate* unmanaged<InitParams, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_init");
+        var free = (delegate* unmanaged<IntPtr, void>)NativeLibrary.GetExport(baseLib, "ggml_free");
+        var new2d = (delegate* unmanaged<IntPtr, int, long, long, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_new_tensor_2d");
+        var mulMat = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_mul_mat");
+        var newGraph = (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_new_graph");
+        var expand = (delegate* unmanaged<IntPtr, IntPtr, void>)NativeLibrary.GetExport(baseLib, "ggml_build_forward_expand");
+
+        IntPtr backend = cpuInit();
+        setThreads(backend, 1);
+        IntPtr reg = devReg(getDevice(backend));
+        IntPtr getExtra;
+        fixed (byte* name = "ggml_backend_dev_get_extra_bufts\0"u8)
+            getExtra = procAddr(reg, name);
+        if (getExtra == IntPtr.Zero)
+            return null;
+        IntPtr* extras = ((delegate* unmanaged<IntPtr, IntPtr*>)getExtra)(getDevice(backend));
+        if (extras == null || extras[0] == IntPtr.Zero)
+            return null;
+        bufferName = Marshal.PtrToStringUTF8((IntPtr)buftName(extras[0]));
+
+        IntPtr wctx = ggmlInit(new InitParams { MemSize = 1 << 20, NoAlloc = 1 });
+        IntPtr ctx = ggmlInit(new InitParams { MemSize = 16 << 20, NoAlloc = 1 });
+        IntPtr wbuf = IntPtr.Zero, buf = IntPtr.Zero;
+        try
+        {
+            IntPtr a = new2d(wctx, (int)type, cols, rows);
+            wbuf = allocFromBuft(wctx, extras[0]);
+            fixed (byte* pw = weights)
+                tensorSet(a, pw, 0, (nuint)weights.Length);
+            IntPtr b = new2d(ctx, (int)GgmlType.F32, cols, n);
+            IntPtr c = mulMat(ctx, a, b);
+            IntPtr gf = newGraph(ctx);
+            expand(gf, c);
+            buf = allocFromBuft(ctx, cpuBuft());
+            fixed (float* px = x)
+                tensorSet(b, px, 0, (nuint)(n * cols * 4));
+            int status = graphCompute(backend, gf);
+            if (status != 0)
+                throw new InvalidOperationException($"graph compute failed: {status}");
+            var y = new float[rows * n];
+            fixed (float* py = y)
+                tensorGet(c, py, 0, (nuint)(y.Length * 4));
+            return y;
+        }
+        finally
+        {
+            if (buf != IntPtr.Zero) bufferFree(buf);
+            if (wbuf != IntPtr.Zero) bufferFree(wbuf);
+            free(ctx);
+            free(wctx);
+            backendFree(backend);
+        }
+    }
+
     /// <summary>ggml's vec_dot for <paramref name="weight"/> rows against an activation row in its vec_dot type.</summary>
     public static float VecDot(GgmlType weight, byte* w, byte* act, int n)
     {

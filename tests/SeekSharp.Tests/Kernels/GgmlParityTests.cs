@@ -90,4 +90,42 @@ public unsafe class GgmlParityTests
         }
         Assert.True(report.Count == 0, $"{type} width {width}: " + string.Join("; ", report));
     }
+
+    /// <summary>
+    /// llama.cpp's default CPU setup (use_extra_bufts) repacks Q4_0/Q4_K/Q2_K weights and multiplies them with
+    /// different kernels whose float rounding differs from vec_dot's; MatMul follows vec_dot. This pins down that the
+    /// two agree to rounding (documenting the known, expected difference).
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q2_K)]
+    public void RepackedGgmlKernelsAgreeToRounding(GgmlType type)
+    {
+        if (!GgmlCpu.Available) return;
+        var rng = new Random(19);
+        int rows = 32, cols = 512;
+        using var pool = new SeekSharp.Numerics.Threading.WorkerPool(1);
+        foreach (int n in new[] { 1, 8 })
+        {
+            byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
+            float[] x = ReferenceQuant.RandomActivations(n * cols, rng);
+            float[]? repacked = GgmlCpu.MulMatRepacked(type, w, rows, cols, x, n, out _);
+            if (repacked is null) return;
+            var ours = new float[n * rows];
+            fixed (byte* pw = w)
+                MatMul.Multiply(new WeightMatrix(type, rows, cols, pw), x, n, ours, pool);
+            long rowBytes = GgmlTypeInfo.RowSize(type, cols);
+            for (int t = 0; t < n; t++)
+            {
+                byte[] act = GgmlCpu.FromFloat(MatMul.DotType(type), x.AsSpan(t * cols, cols).ToArray());
+                for (int r = 0; r < rows; r++)
+                {
+                    double magnitude = ReferenceQuant.Dot(type, w, (int)(r * rowBytes), MatMul.DotType(type), act, cols).Magnitude;
+                    Assert.True(Math.Abs(ours[t * rows + r] - repacked[t * rows + r]) <= 1e-5 * magnitude,
+                        $"{type} n={n} t={t} r={r}: ours {ours[t * rows + r]}, repacked ggml {repacked[t * rows + r]}");
+                }
+            }
+        }
+    }
 }

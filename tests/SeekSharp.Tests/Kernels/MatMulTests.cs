@@ -138,6 +138,29 @@ public unsafe class MatMulTests : IDisposable
         Assert.Equal(single, batch2);
     }
 
+    [Theory]
+    [InlineData(GgmlType.F16)]
+    [InlineData(GgmlType.BF16)]
+    [InlineData(GgmlType.F32)]
+    [InlineData(GgmlType.Q4_K)]
+    public void ExpertProductsUseTheSingleTokenOrder(GgmlType type)
+    {
+        var rng = new Random(11);
+        int rows = 24, cols = 256, n = 6; // a shape for which Multiply takes the sgemm order with float weights
+        byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
+        float[] x = ReferenceQuant.RandomActivations(n * cols, rng);
+        var expert = new float[n * rows];
+        var single = new float[n * rows];
+        fixed (byte* pw = w)
+        {
+            var m = new WeightMatrix(type, rows, cols, pw);
+            MatMul.MultiplyExpert(m, x, n, expert, _pool2);
+            for (int t = 0; t < n; t++)
+                MatMul.Multiply(m, x.AsSpan(t * cols, cols), 1, single.AsSpan(t * rows, rows), _pool2);
+        }
+        Assert.Equal(single, expert);
+    }
+
     [Fact]
     public void LargePrefillCrossesRowAndTokenTiles()
     {
@@ -157,6 +180,32 @@ public unsafe class MatMulTests : IDisposable
             {
                 MatMul.Multiply(m, x.AsSpan(t * cols, cols), 1, single, _pool2);
                 Assert.Equal(single, batch.AsSpan(t * rows, rows).ToArray());
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void SteadyStateCallsDoNotAllocate(GgmlType type)
+    {
+        var rng = new Random(3);
+        int rows = 64, cols = Cases.ColsFor(type) * 2;
+        byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
+        float[] x = ReferenceQuant.RandomActivations(9 * cols, rng);
+        var y = new float[9 * rows];
+        // Counted on the calling thread with a one-thread pool, so JIT tiering work on background threads does not count.
+        using var pool1 = new WorkerPool(1);
+        fixed (byte* pw = w)
+        {
+            var m = new WeightMatrix(type, rows, cols, pw);
+            foreach (int n in new[] { 1, 9 })
+            {
+                MatMul.Multiply(m, x, n, y, pool1); // warm up: scratch buffer
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 10; i++)
+                    MatMul.Multiply(m, x, n, y, pool1);
+                long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                Assert.True(allocated < 1024, $"{type} n={n}: {allocated} bytes allocated in 10 calls");
             }
         }
     }

@@ -99,9 +99,12 @@ public class WorkerPoolTests
     {
         using var pool = new WorkerPool(2);
         var body = new SumBody { Partial = new long[1] };
+        pool.For(8, ref body);
+        long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 20_000; i++)
             pool.For(8, ref body);
-        Assert.Equal(20_000L * 28, body.Partial[0]);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1024, "For allocates");
+        Assert.Equal(20_001L * 28, body.Partial[0]);
     }
 
     [Fact]

@@ -118,7 +118,7 @@ internal static unsafe class KQuant
 internal unsafe struct Q2_KKernel : IDotKernel
 {
     public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
-        MultiDot.Each<Q2_KKernel>(w, a, stride, cols, width, result);
+        Q2KMulti.Dot4(w, a, stride, cols, width, result);
 
     public static GgmlType DotType => GgmlType.Q8_K;
     private const int B = 84; // scales[16], qs[64], d, dmin
@@ -221,7 +221,7 @@ internal unsafe struct Q2_KKernel : IDotKernel
 internal unsafe struct Q3_KKernel : IDotKernel
 {
     public static void Dot4(byte* w, byte* a, long stride, int cols, int width, float* result) =>
-        MultiDot.Each<Q3_KKernel>(w, a, stride, cols, width, result);
+        Q3KMulti.Dot4(w, a, stride, cols, width, result);
 
     public static GgmlType DotType => GgmlType.Q8_K;
     private const int B = 110; // hmask[32], qs[64], scales[12], d

@@ -12,12 +12,26 @@ public static unsafe class MatMul
     /// </summary>
     /// <remarks>
     /// Like ggml, the activations are first converted to the weight type's vec_dot type (F32, F16, BF16, Q8_0, Q8_1 or
-    /// Q8_K) and dotted with integer arithmetic, with the float operations ordered as in llama.cpp's x86 kernels. Rows
-    /// are split across <paramref name="pool"/>; for n &gt; 1 each worker walks its rows in L2-sized tiles and, inside a
-    /// tile, in groups of tokens, so every weight row is read from memory once per call. Steady-state calls allocate
-    /// nothing (the converted activations live in a per-thread native buffer that is reused).
+    /// Q8_K, byte-identical to ggml's x86 quantizers) and dotted with integer arithmetic, with the float operations in
+    /// the order of llama.cpp's x86 (AVX-512 build) kernels: results are bit-identical to ggml_mul_mat on a plain CPU
+    /// buffer, including the llamafile-sgemm order llama.cpp switches to for multi-token F32/F16/BF16 products, on every
+    /// vector path. Rows are split across <paramref name="pool"/>; for n &gt; 1 each worker walks its rows in L2-sized
+    /// tiles and, inside a tile, in groups of tokens, running four tokens per weight row at a time so each weight block
+    /// is unpacked once per four tokens. Steady-state calls allocate nothing (the converted activations live in a
+    /// per-thread native buffer that is reused).
     /// </remarks>
-    public static void Multiply(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool)
+    public static void Multiply(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool) =>
+        Multiply(w, x, n, y, pool, allowSgemmOrder: true);
+
+    /// <summary>
+    /// <see cref="Multiply"/> for a mixture-of-experts expert matrix: llama.cpp computes those with ggml_mul_mat_id,
+    /// which always uses the vec_dot order (never llamafile sgemm), so every token's result equals its n = 1 result.
+    /// Identical to <see cref="Multiply"/> for quantized weights; differs only for multi-token F32/F16/BF16 products.
+    /// </summary>
+    public static void MultiplyExpert(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool) =>
+        Multiply(w, x, n, y, pool, allowSgemmOrder: false);
+
+    private static void Multiply(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool, bool allowSgemmOrder)
     {
         ArgumentNullException.ThrowIfNull(pool);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
@@ -38,9 +52,9 @@ public static unsafe class MatMul
         switch (w.Type)
         {
             // Multi-token float products follow llamafile sgemm's order when llama.cpp would use it (see SgemmDot).
-            case GgmlType.F32 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<F32SgemmKernel>(w, x, n, y, pool); break;
-            case GgmlType.F16 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<F16SgemmKernel>(w, x, n, y, pool); break;
-            case GgmlType.BF16 when SgemmDot.Applies(n, w.Rows, w.Cols): Run<BF16SgemmKernel>(w, x, n, y, pool); break;
+            case GgmlType.F32 when allowSgemmOrder && SgemmDot.Applies(n, w.Rows, w.Cols): Run<F32SgemmKernel>(w, x, n, y, pool); break;
+            case GgmlType.F16 when allowSgemmOrder && SgemmDot.Applies(n, w.Rows, w.Cols): Run<F16SgemmKernel>(w, x, n, y, pool); break;
+            case GgmlType.BF16 when allowSgemmOrder && SgemmDot.Applies(n, w.Rows, w.Cols): Run<BF16SgemmKernel>(w, x, n, y, pool); break;
             case GgmlType.F32: Run<F32Kernel>(w, x, n, y, pool); break;
             case GgmlType.F16: Run<F16Kernel>(w, x, n, y, pool); break;
             case GgmlType.BF16: Run<BF16Kernel>(w, x, n, y, pool); break;

@@ -205,3 +205,155 @@ internal static unsafe class Q6KMulti
         return Avx2.MultiplyAddAdjacent(Vector256.Load((short*)(y + 260)), s16) << 5;
     }
 }
+
+internal static unsafe class Q2KMulti
+{
+    public static void Dot4(byte* x, byte* y, long stride, int cols, int width, float* result)
+    {
+        if (width < 256)
+        {
+            for (int t = 0; t < 4; t++)
+                result[t] = Q2_KKernel.Dot(x, y + t * stride, cols, width);
+            return;
+        }
+        int nb = cols / 256;
+        byte* y0 = y, y1 = y + stride, y2 = y + 2 * stride, y3 = y + 3 * stride;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int i = 0; i < nb; i++, x += 84, y0 += KQuant.Q8K, y1 += KQuant.Q8K, y2 += KQuant.Q8K, y3 += KQuant.Q8K)
+        {
+            float dw = Fp16.ToFloat(x + 80), dmw = Fp16.ToFloat(x + 82);
+            byte* sc = x;
+            byte* qs = x + 16;
+            // The mins go into the accumulators first, as in the single-token kernel.
+            Vector256<short> mins = Avx2.ConvertToVector256Int16(Simd.Shr(Vector128.Load(sc), 4).AsSByte());
+            acc0 = Fma.MultiplyAdd(Vector256.Create(-KQuant.D(y0) * dmw), Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(Vector256.Load((short*)(y0 + 260)), mins)), acc0);
+            acc1 = Fma.MultiplyAdd(Vector256.Create(-KQuant.D(y1) * dmw), Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(Vector256.Load((short*)(y1 + 260)), mins)), acc1);
+            acc2 = Fma.MultiplyAdd(Vector256.Create(-KQuant.D(y2) * dmw), Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(Vector256.Load((short*)(y2 + 260)), mins)), acc2);
+            acc3 = Fma.MultiplyAdd(Vector256.Create(-KQuant.D(y3) * dmw), Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(Vector256.Load((short*)(y3 + 260)), mins)), acc3);
+
+            Vector256<int> f0, f1, f2, f3;
+            if (width >= 512)
+            {
+                Vector512<byte> bits = Vector512.Load(qs);
+                Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int k = 0; k < 4; k++)
+                {
+                    Vector512<byte> q = Simd.Shr(bits, 2 * k) & Vector512.Create((byte)3);
+                    Vector512<short> scale = KQuant.Scales16(sc[2 * k] & 15, sc[2 * k + 1] & 15, sc[8 + 2 * k] & 15, sc[9 + 2 * k] & 15);
+                    s0 += Simd.MAdd(Simd.MulPairs(q, KQuant.Act512(y0, k, 4 + k)), scale);
+                    s1 += Simd.MAdd(Simd.MulPairs(q, KQuant.Act512(y1, k, 4 + k)), scale);
+                    s2 += Simd.MAdd(Simd.MulPairs(q, KQuant.Act512(y2, k, 4 + k)), scale);
+                    s3 += Simd.MAdd(Simd.MulPairs(q, KQuant.Act512(y3, k, 4 + k)), scale);
+                }
+                (f0, f1, f2, f3) = (KQuant.Fold(s0), KQuant.Fold(s1), KQuant.Fold(s2), KQuant.Fold(s3));
+            }
+            else
+            {
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int j = 0; j < 2; j++)
+                {
+                    Vector256<byte> bits = Vector256.Load(qs + 32 * j);
+                    for (int k = 0; k < 4; k++)
+                    {
+                        int c = 4 * j + k;
+                        Vector256<byte> q = Simd.Shr(bits, 2 * k) & Vector256.Create((byte)3);
+                        Vector256<short> scale = KQuant.Scales16(sc[2 * c] & 15, sc[2 * c + 1] & 15);
+                        s0 += Simd.MAdd(Simd.MulPairs(q, KQuant.Act256(y0, c)), scale);
+                        s1 += Simd.MAdd(Simd.MulPairs(q, KQuant.Act256(y1, c)), scale);
+                        s2 += Simd.MAdd(Simd.MulPairs(q, KQuant.Act256(y2, c)), scale);
+                        s3 += Simd.MAdd(Simd.MulPairs(q, KQuant.Act256(y3, c)), scale);
+                    }
+                }
+                (f0, f1, f2, f3) = (s0, s1, s2, s3);
+            }
+            acc0 = Fma.MultiplyAdd(Vector256.Create(KQuant.D(y0) * dw), Vector256.ConvertToSingle(f0), acc0);
+            acc1 = Fma.MultiplyAdd(Vector256.Create(KQuant.D(y1) * dw), Vector256.ConvertToSingle(f1), acc1);
+            acc2 = Fma.MultiplyAdd(Vector256.Create(KQuant.D(y2) * dw), Vector256.ConvertToSingle(f2), acc2);
+            acc3 = Fma.MultiplyAdd(Vector256.Create(KQuant.D(y3) * dw), Vector256.ConvertToSingle(f3), acc3);
+        }
+        result[0] = Simd.HSum8(acc0);
+        result[1] = Simd.HSum8(acc1);
+        result[2] = Simd.HSum8(acc2);
+        result[3] = Simd.HSum8(acc3);
+    }
+}
+
+internal static unsafe class Q3KMulti
+{
+    public static void Dot4(byte* x, byte* y, long stride, int cols, int width, float* result)
+    {
+        if (width < 256)
+        {
+            for (int t = 0; t < 4; t++)
+                result[t] = Q3_KKernel.Dot(x, y + t * stride, cols, width);
+            return;
+        }
+        int nb = cols / 256;
+        byte* y0 = y, y1 = y + stride, y2 = y + 2 * stride, y3 = y + 3 * stride;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        sbyte* sc = stackalloc sbyte[16];
+        for (int i = 0; i < nb; i++, x += 110, y0 += KQuant.Q8K, y1 += KQuant.Q8K, y2 += KQuant.Q8K, y3 += KQuant.Q8K)
+        {
+            float dw = Fp16.ToFloat(x + 108);
+            byte* hm = x;
+            byte* qs = x + 32;
+            KQuant.Q3Scales(x + 96, sc);
+            Vector256<int> f0, f1, f2, f3;
+            if (width >= 512)
+            {
+                Vector512<byte> bits = Vector512.Load(qs);
+                Vector256<byte> h = Vector256.Load(hm);
+                Vector512<byte> hbits = Simd.Join(h, Simd.Shr(h, 4));
+                Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int k = 0; k < 4; k++)
+                {
+                    Vector512<byte> q = Simd.Shr(bits, 2 * k) & Vector512.Create((byte)3);
+                    Vector512<byte> h4 = KQuant.Shl(~Simd.Shr(hbits, k) & Vector512.Create((byte)1), 2);
+                    Vector512<short> scale = KQuant.Scales16(sc[2 * k], sc[2 * k + 1], sc[8 + 2 * k], sc[9 + 2 * k]);
+                    s0 += Chunk512(q, h4, KQuant.Act512(y0, k, 4 + k), scale);
+                    s1 += Chunk512(q, h4, KQuant.Act512(y1, k, 4 + k), scale);
+                    s2 += Chunk512(q, h4, KQuant.Act512(y2, k, 4 + k), scale);
+                    s3 += Chunk512(q, h4, KQuant.Act512(y3, k, 4 + k), scale);
+                }
+                (f0, f1, f2, f3) = (KQuant.Fold(s0), KQuant.Fold(s1), KQuant.Fold(s2), KQuant.Fold(s3));
+            }
+            else
+            {
+                Vector256<byte> h = Vector256.Load(hm);
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int j = 0; j < 2; j++)
+                {
+                    Vector256<byte> bits = Vector256.Load(qs + 32 * j);
+                    for (int k = 0; k < 4; k++)
+                    {
+                        int c = 4 * j + k;
+                        Vector256<byte> q = Simd.Shr(bits, 2 * k) & Vector256.Create((byte)3);
+                        Vector256<byte> h4 = KQuant.Shl(~Simd.Shr(h, c) & Vector256.Create((byte)1), 2);
+                        Vector256<short> scale = KQuant.Scales16(sc[2 * c], sc[2 * c + 1]);
+                        s0 += Chunk256(q, h4, KQuant.Act256(y0, c), scale);
+                        s1 += Chunk256(q, h4, KQuant.Act256(y1, c), scale);
+                        s2 += Chunk256(q, h4, KQuant.Act256(y2, c), scale);
+                        s3 += Chunk256(q, h4, KQuant.Act256(y3, c), scale);
+                    }
+                }
+                (f0, f1, f2, f3) = (s0, s1, s2, s3);
+            }
+            acc0 = Fma.MultiplyAdd(Vector256.Create(KQuant.D(y0) * dw), Vector256.ConvertToSingle(f0), acc0);
+            acc1 = Fma.MultiplyAdd(Vector256.Create(KQuant.D(y1) * dw), Vector256.ConvertToSingle(f1), acc1);
+            acc2 = Fma.MultiplyAdd(Vector256.Create(KQuant.D(y2) * dw), Vector256.ConvertToSingle(f2), acc2);
+            acc3 = Fma.MultiplyAdd(Vector256.Create(KQuant.D(y3) * dw), Vector256.ConvertToSingle(f3), acc3);
+        }
+        result[0] = Simd.HSum8(acc0);
+        result[1] = Simd.HSum8(acc1);
+        result[2] = Simd.HSum8(acc2);
+        result[3] = Simd.HSum8(acc3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Chunk512(Vector512<byte> q, Vector512<byte> h4, Vector512<sbyte> a, Vector512<short> scale) =>
+        Simd.MAdd(Simd.MulPairs(q, a) - Simd.MulPairs(h4, a), scale);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Chunk256(Vector256<byte> q, Vector256<byte> h4, Vector256<sbyte> a, Vector256<short> scale) =>
+        Simd.MAdd(Simd.MulPairs(q, a) - Simd.MulPairs(h4, a), scale);
+}
