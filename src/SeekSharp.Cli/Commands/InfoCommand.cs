@@ -49,7 +49,7 @@ internal static class InfoCommand
             o.WriteLine($"  output: {(file.TryGetTensor("output.weight", out _) ? "separate" : "tied to token embedding")}" +
                 $"{(c.HasQkvBias ? ", QKV bias" : "")}{(c.HasQkNorm ? ", per-head q/k norm" : "")}");
             int ctx = ctxSize > 0 ? ctxSize : Math.Min(c.ContextLength, 4096);
-            long kvPerToken = (long)c.LayerCount * c.KvHeadCount * (c.KeyLength + c.ValueLength) * 2;
+            long kvPerToken = KvCache.BytesPerToken(c);
             o.WriteLine($"KV cache:      {Bytes(kvPerToken)} per token (f16), {Bytes(kvPerToken * ctx)} for a context of {ctx}");
             o.WriteLine($"memory:        about {Bytes(weightBytes + kvPerToken * ctx)} (mapped weights + KV cache)");
         }

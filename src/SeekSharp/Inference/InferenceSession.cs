@@ -48,29 +48,31 @@ public sealed class InferenceSession : IDisposable
     public ReadOnlySpan<float> Evaluate(ReadOnlySpan<int> tokens)
     {
         if (tokens.IsEmpty) throw new ArgumentException("nothing to evaluate", nameof(tokens));
-        CheckRoom(tokens.Length);
-        for (int i = 0; i < tokens.Length; i += BatchSize)
-        {
-            var chunk = tokens.Slice(i, Math.Min(BatchSize, tokens.Length - i));
-            _model.Transformer.Forward(chunk, Cache, _workspace, _logits, allLogits: false, _pool);
-            foreach (int t in chunk) _tokens.Add(t);
-        }
+        Run(tokens, _logits, allLogits: false);
         return _logits;
     }
 
     /// <summary>Evaluates tokens and returns the logits of every one of them ([n, vocab]), for teacher forcing and perplexity.</summary>
     public float[] EvaluateAll(ReadOnlySpan<int> tokens)
     {
+        var all = new float[(long)tokens.Length * _model.Config.VocabSize];
+        Run(tokens, all, allLogits: true);
+        return all;
+    }
+
+    /// <summary>Runs the tokens in batches of <see cref="BatchSize"/>; logits go to <paramref name="logits"/>, either
+    /// the last token's (overwritten by each batch) or every token's at its own offset.</summary>
+    private void Run(ReadOnlySpan<int> tokens, Span<float> logits, bool allLogits)
+    {
         CheckRoom(tokens.Length);
         int vocab = _model.Config.VocabSize;
-        var all = new float[(long)tokens.Length * vocab];
         for (int i = 0; i < tokens.Length; i += BatchSize)
         {
             var chunk = tokens.Slice(i, Math.Min(BatchSize, tokens.Length - i));
-            _model.Transformer.Forward(chunk, Cache, _workspace, all.AsSpan(i * vocab, chunk.Length * vocab), allLogits: true, _pool);
+            var output = allLogits ? logits.Slice(i * vocab, chunk.Length * vocab) : logits;
+            _model.Transformer.Forward(chunk, Cache, _workspace, output, allLogits, _pool);
             foreach (int t in chunk) _tokens.Add(t);
         }
-        return all;
     }
 
     private void CheckRoom(int count)

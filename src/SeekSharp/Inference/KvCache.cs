@@ -57,7 +57,13 @@ public sealed class KvCache
     /// <summary>Number of positions filled.</summary>
     public int Length { get; private set; }
 
-    public long SizeInBytes => (long)(_k16?.Length ?? _k32!.Length) * Capacity * (KeyStride + ValueStride) * (Type == KvCacheType.F16 ? 2 : 4);
+    public long SizeInBytes => (long)(_k16?.Length ?? _k32!.Length) * Capacity * (KeyStride + ValueStride) * ElementSize(Type);
+
+    /// <summary>Bytes the cache holds per token of context for a model (keys and values of every layer).</summary>
+    public static long BytesPerToken(ModelConfig c, KvCacheType type = KvCacheType.F16) =>
+        (long)c.LayerCount * c.KvHeadCount * (c.KeyLength + c.ValueLength) * ElementSize(type);
+
+    private static int ElementSize(KvCacheType type) => type == KvCacheType.F16 ? 2 : 4;
 
     internal Half[] Keys16(int layer) => _k16![layer];
     internal Half[] Values16(int layer) => _v16![layer];

@@ -136,7 +136,6 @@ public sealed class DecoderTransformer
             int qDim = c.HeadCount * c.KeyLength, oDim = c.HeadCount * c.ValueLength;
             float scale = 1.0f / MathF.Sqrt(c.KeyLength);
             var scores = ws.ScoresFor(pos0 + ws.MaxTokens);
-            Span<float> scratch = stackalloc float[Math.Max(c.KeyLength, c.ValueLength)];
             for (int item = start; item < end; item++)
             {
                 int t = item / c.HeadCount, h = item % c.HeadCount;
@@ -146,7 +145,7 @@ public sealed class DecoderTransformer
                 var o = ws.Att.AsSpan(t * oDim + h * c.ValueLength, c.ValueLength);
                 if (cache.Type == KvCacheType.F16)
                     Attention.HeadF16(q, cache.Keys16(layer), cache.KeyStride, kvh * c.KeyLength,
-                        cache.Values16(layer), cache.ValueStride, kvh * c.ValueLength, c.ValueLength, count, scale, scores, scratch, o);
+                        cache.Values16(layer), cache.ValueStride, kvh * c.ValueLength, c.ValueLength, count, scale, scores, o);
                 else
                     Attention.HeadF32(q, cache.Keys32(layer), cache.KeyStride, kvh * c.KeyLength,
                         cache.Values32(layer), cache.ValueStride, kvh * c.ValueLength, c.ValueLength, count, scale, scores, o);

@@ -122,5 +122,7 @@ public sealed record ModelConfig
         if (RopeDimensions <= 0 || RopeDimensions > KeyLength || RopeDimensions % 2 != 0)
             throw new GgufFormatException($"rope.dimension_count {RopeDimensions} must be even and at most key_length {KeyLength}");
         if (KeyLength % 2 != 0) throw new GgufFormatException($"key_length {KeyLength} must be even");
+        if (KeyLength > Numerics.Attention.MaxHeadLength || ValueLength > Numerics.Attention.MaxHeadLength)
+            throw new GgufFormatException($"key_length {KeyLength} / value_length {ValueLength} exceed the supported maximum of {Numerics.Attention.MaxHeadLength}");
     }
 }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using SeekSharp.Gguf;
 using SeekSharp.Numerics.Quantization;
 using SeekSharp.Tokenization;
@@ -146,12 +145,8 @@ public static class RandomModelBuilder
         for (int r = 0; r < spec.Rows; r++)
         {
             FillRow(values, spec, rng);
-            if (type == GgmlType.F32) stream.Write(MemoryMarshal.AsBytes(values.AsSpan()));
-            else
-            {
-                Quantizer.QuantizeRow(type, values, bytes);
-                stream.Write(bytes);
-            }
+            Quantizer.QuantizeRow(type, values, bytes);
+            stream.Write(bytes);
         }
     }
 

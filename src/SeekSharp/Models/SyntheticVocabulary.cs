@@ -30,16 +30,14 @@ public static class SyntheticVocabulary
     /// <summary>Builds a vocabulary of about <paramref name="size"/> tokens (at least 256 bytes + 4 specials).</summary>
     public static Vocabulary Create(int size = 512, string preTokenizer = "default")
     {
-        var byteChars = ByteToUnicode();
         var words = new Dictionary<string, int>();
         foreach (Match m in Regex.Matches(Sample, @" ?\p{L}+| ?\p{N}| ?[^\s\p{L}\p{N}]+|\s+"))
         {
-            var sb = new StringBuilder();
-            foreach (byte b in Encoding.UTF8.GetBytes(m.Value)) sb.Append(byteChars[b]);
-            words[sb.ToString()] = words.GetValueOrDefault(sb.ToString()) + 1;
+            string word = ByteLevel.Encode(Encoding.UTF8.GetBytes(m.Value));
+            words[word] = words.GetValueOrDefault(word) + 1;
         }
         var tokens = new List<string>();
-        for (int b = 0; b < 256; b++) tokens.Add(byteChars[b].ToString());
+        for (int b = 0; b < 256; b++) tokens.Add(ByteLevel.ByteToChar((byte)b).ToString());
         var known = new HashSet<string>(tokens);
         var merges = new List<string>();
         var split = words.ToDictionary(w => w.Key, w => w.Key.Select(ch => ch.ToString()).ToList());
@@ -113,18 +111,5 @@ public static class SyntheticVocabulary
             AddBos = vocab.AddBos,
             AddEos = vocab.AddEos,
         };
-    }
-
-    /// <summary>GPT-2's reversible map from bytes to printable characters.</summary>
-    private static char[] ByteToUnicode()
-    {
-        var map = new char[256];
-        int n = 0;
-        for (int b = 0; b < 256; b++)
-        {
-            bool printable = b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE and <= 0xFF;
-            map[b] = printable ? (char)b : (char)(256 + n++);
-        }
-        return map;
     }
 }

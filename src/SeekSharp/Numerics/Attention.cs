@@ -9,37 +9,48 @@ namespace SeekSharp.Numerics;
 /// </summary>
 public static class Attention
 {
+    /// <summary>Longest head this code attends with: its per-head buffers live on the stack. Real models use at most
+    /// a few hundred values per head (DeepSeek's MLA 576); hyperparameters above this are rejected at load.</summary>
+    public const int MaxHeadLength = 4096;
+
     /// <param name="q">Query head (keyLength values).</param>
     /// <param name="keys">Cache of keys; key j of this head starts at j*keyStride + headOffsetK.</param>
     /// <param name="count">Number of positions attended (0..count-1: causal mask applied by the caller's count).</param>
     /// <param name="scores">Scratch of at least <paramref name="count"/> floats.</param>
-    /// <param name="scratch">Scratch of at least max(keyLength, valueLength) floats.</param>
     public static void HeadF16(ReadOnlySpan<float> q, ReadOnlySpan<Half> keys, int keyStride, int headOffsetK,
         ReadOnlySpan<Half> values, int valueStride, int headOffsetV, int valueLength, int count, float scale,
-        Span<float> scores, Span<float> scratch, Span<float> output)
+        Span<float> scores, Span<float> output)
     {
         int keyLength = q.Length;
-        Span<float> q16 = scratch[..keyLength];
-        Span<Half> tmpHalf = stackalloc Half[Math.Max(keyLength, 1)];
-        TensorPrimitives.ConvertToHalf(q, tmpHalf[..keyLength]);
-        TensorPrimitives.ConvertToSingle(tmpHalf[..keyLength], q16);
-        Span<float> kf = keyLength <= 512 ? stackalloc float[keyLength] : new float[keyLength];
+        CheckHeadLength(keyLength, valueLength);
+        Span<Half> q16 = stackalloc Half[keyLength];
+        Span<float> qf = stackalloc float[keyLength];
+        TensorPrimitives.ConvertToHalf(q, q16);
+        TensorPrimitives.ConvertToSingle(q16, qf);
+        Span<float> kf = stackalloc float[keyLength];
         for (int j = 0; j < count; j++)
         {
             TensorPrimitives.ConvertToSingle(keys.Slice(j * keyStride + headOffsetK, keyLength), kf);
-            scores[j] = TensorPrimitives.Dot(q16, kf) * scale;
+            scores[j] = TensorPrimitives.Dot(qf, kf) * scale;
         }
         var s = scores[..count];
         Softmax.InPlace(s);
         // probabilities rounded to f16, as ggml does before multiplying with an f16 V
         for (int j = 0; j < count; j++) s[j] = (float)(Half)s[j];
-        output[..valueLength].Clear();
-        Span<float> vf = valueLength <= 512 ? stackalloc float[valueLength] : new float[valueLength];
+        var o = output[..valueLength];
+        o.Clear();
+        Span<float> vf = stackalloc float[valueLength];
         for (int j = 0; j < count; j++)
         {
             TensorPrimitives.ConvertToSingle(values.Slice(j * valueStride + headOffsetV, valueLength), vf);
-            TensorPrimitives.MultiplyAdd(vf, s[j], output[..valueLength], output[..valueLength]);
+            TensorPrimitives.MultiplyAdd(vf, s[j], o, o);
         }
+    }
+
+    private static void CheckHeadLength(int keyLength, int valueLength)
+    {
+        if (keyLength > MaxHeadLength || valueLength > MaxHeadLength)
+            throw new ArgumentOutOfRangeException(nameof(keyLength), $"attention heads longer than {MaxHeadLength} values are not supported");
     }
 
     /// <summary>Same as <see cref="HeadF16"/> for an F32 cache (no rounding anywhere).</summary>
