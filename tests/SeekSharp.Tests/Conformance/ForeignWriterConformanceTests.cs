@@ -19,11 +19,8 @@ public class ForeignWriterConformanceTests(TestModels models) : IClassFixture<Te
     [InlineData("llama", LLamaFtype.MOSTLY_Q5_K_M)]
     public void ModelsQuantizedByLlamaCppRunIdentically(string arch, LLamaFtype ftype)
     {
-        // a K-quant-compatible F32 source written by us, then quantized by llama.cpp's writer
-        string wide = models.Get(arch, GgmlType.Q6_K);
-        string f32Wide = Path.Combine(models.Folder, $"{arch}-wide-f32.gguf");
-        if (!File.Exists(f32Wide))
-            Models.ModelQuantizer.Quantize(wide, f32Wide, Models.QuantizationTarget.Parse("f32"));
+        // a K-quant-compatible (256-wide) F32 source written by us, then quantized by llama.cpp's writer
+        string f32Wide = models.Get(arch, GgmlType.F32, wide: true);
         string target = Path.Combine(models.Folder, $"{arch}-llamacpp-{ftype}.gguf");
         LlamaCppReference.EnsureInitialized();
         Assert.True(LLamaQuantizer.Quantize(f32Wide, target, ftype, nthread: 2, allowRequantize: true, quantizeOutputTensor: false));

@@ -1,6 +1,7 @@
 using LLama;
 using LLama.Common;
 using LLama.Native;
+using SeekSharp.Inference;
 
 namespace SeekSharp.Tests.Conformance;
 
@@ -87,7 +88,7 @@ internal sealed class LlamaCppReference : IDisposable
         for (int step = 0; step < count; step++)
         {
             var logits = _ctx.GetLogitsIth(batch.TokenCount - 1);
-            int next = ArgMax(logits);
+            int next = Sampler.ArgMax(logits);
             result.Add(next);
             batch.Clear();
             batch.Add(next, pos++, LLamaSeqId.Zero, true);
@@ -112,13 +113,6 @@ internal sealed class LlamaCppReference : IDisposable
     {
         var r = _ctx.Decode(batch);
         if (r != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {r}");
-    }
-
-    public static int ArgMax(ReadOnlySpan<float> x)
-    {
-        int best = 0;
-        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
     }
 
     public void Dispose()

@@ -193,7 +193,7 @@ public sealed record LogitComparison(double MaxNmse, int WorstPosition, int Clea
             double nmse = err / Math.Max(norm, 1e-30);
             if (nmse > worst) { worst = nmse; worstAt = p; }
             // top-1 margin of the reference, relative to the logits' scale
-            int best = LlamaCppReference.ArgMax(e);
+            int best = Sampler.ArgMax(e);
             float second = float.NegativeInfinity;
             for (int i = 0; i < vocab; i++) if (i != best && e[i] > second) second = e[i];
             double rms = Math.Sqrt(norm / vocab);
@@ -201,7 +201,7 @@ public sealed record LogitComparison(double MaxNmse, int WorstPosition, int Clea
             minMargin = Math.Min(minMargin, margin);
             // A clear margin: the tolerance allows an RMS logit error of sqrt(tol)·rms; single logits may stray about
             // twice that, and a flip needs the top two to move towards each other, hence 4·sqrt(tol).
-            if (LlamaCppReference.ArgMax(a) != best)
+            if (Sampler.ArgMax(a) != best)
             {
                 largestMismatch = Math.Max(largestMismatch, margin);
                 if (margin > 4 * Math.Sqrt(tolerance)) mismatches++;

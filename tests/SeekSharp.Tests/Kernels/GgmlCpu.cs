@@ -21,7 +21,7 @@ internal static unsafe class GgmlCpu
     private static readonly Lazy<IntPtr> s_lib = new(Load);
     private static delegate* unmanaged<int, TypeTraitsCpu*> s_traits;
 
-    public static string NativeDir => Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "avx512");
+    public static string NativeDir => GgmlNative.Directory("avx512");
 
     /// <summary>True when the AVX-512 build can run here (Linux x64 with AVX-512 F/BW).</summary>
     public static bool Available =>
@@ -30,14 +30,12 @@ internal static unsafe class GgmlCpu
 
     private static IntPtr Load()
     {
-        // libggml-cpu needs libggml-base; loading it first by full path satisfies the dependency by soname.
-        NativeLibrary.Load(Path.Combine(NativeDir, "libggml-base.so"));
-        IntPtr cpu = NativeLibrary.Load(Path.Combine(NativeDir, "libggml-cpu.so"));
-        // ggml_cpu_init fills the fp16 tables the kernels read.
-        ((delegate* unmanaged<void>)NativeLibrary.GetExport(cpu, "ggml_cpu_init"))();
+        IntPtr cpu = GgmlNative.Load("avx512").Cpu;
         s_traits = (delegate* unmanaged<int, TypeTraitsCpu*>)NativeLibrary.GetExport(cpu, "ggml_get_type_traits_cpu");
         return cpu;
     }
+
+    private static IntPtr BaseLibrary => GgmlNative.Load("avx512").Base;
 
     private static TypeTraitsCpu* Traits(GgmlType t)
     {
@@ -72,7 +70,7 @@ internal static unsafe class GgmlCpu
     public static float[] MulMat(GgmlType type, byte[] weights, int rows, int cols, float[] x, int n, int threads)
     {
         _ = s_lib.Value;
-        IntPtr baseLib = NativeLibrary.Load(Path.Combine(NativeDir, "libggml-base.so"));
+        IntPtr baseLib = BaseLibrary;
         var init = (delegate* unmanaged<InitParams, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_init");
         var free = (delegate* unmanaged<IntPtr, void>)NativeLibrary.GetExport(baseLib, "ggml_free");
         var new2d = (delegate* unmanaged<IntPtr, int, long, long, IntPtr>)NativeLibrary.GetExport(baseLib, "ggml_new_tensor_2d");
@@ -114,7 +112,7 @@ internal static unsafe class GgmlCpu
     {
         _ = s_lib.Value;
         bufferName = null;
-        IntPtr baseLib = NativeLibrary.Load(Path.Combine(NativeDir, "libggml-base.so"));
+        IntPtr baseLib = BaseLibrary;
         var cpuInit = (delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(s_lib.Value, "ggml_backend_cpu_init");
         var setThreads = (delegate* unmanaged<IntPtr, int, void>)NativeLibrary.GetExport(s_lib.Value, "ggml_backend_cpu_set_n_threads");
         var cpuBuft = (delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(s_lib.Value, "ggml_backend_cpu_buffer_type");

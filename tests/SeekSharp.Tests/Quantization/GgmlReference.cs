@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
 using SeekSharp.Gguf;
 
 namespace SeekSharp.Tests.Quantization;
@@ -15,12 +14,7 @@ internal static unsafe class GgmlReference
 
     static GgmlReference()
     {
-        string root = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native");
-        string variant = Avx512F.IsSupported ? "avx512" : Avx2.IsSupported ? "avx2" : Avx.IsSupported ? "avx" : "noavx";
-        string dir = Path.Combine(root, variant);
-        s_base = NativeLibrary.Load(Path.Combine(dir, "libggml-base.so"));
-        s_cpu = NativeLibrary.Load(Path.Combine(dir, "libggml-cpu.so"));
-        ((delegate* unmanaged<void>)NativeLibrary.GetExport(s_cpu, "ggml_cpu_init"))();
+        (s_base, s_cpu) = GgmlNative.Load(GgmlNative.BestVariant);
     }
 
     private static nint Base(string name) => NativeLibrary.GetExport(s_base, name);
