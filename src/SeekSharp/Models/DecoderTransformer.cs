@@ -1,4 +1,3 @@
-using SeekSharp.Gguf;
 using SeekSharp.Inference;
 using SeekSharp.Numerics;
 using SeekSharp.Numerics.Quantization;
@@ -20,12 +19,6 @@ public sealed class DecoderTransformer
         Rope = new RotaryEmbedding(config.RopeDimensions, config.RopeLayout == RopeLayout.NeoX, config.RopeFreqBase,
             config.RopeFreqScale, config.YarnExtFactor, config.YarnAttnFactor, config.RopeOriginalContext,
             config.YarnBetaFast, config.YarnBetaSlow, weights.RopeFreqFactors);
-    }
-
-    public static DecoderTransformer Load(GgufFile file)
-    {
-        var config = ModelConfig.FromGguf(file);
-        return new DecoderTransformer(config, TransformerWeights.Load(file, config));
     }
 
     public ModelConfig Config { get; }
@@ -163,7 +156,7 @@ public sealed class ForwardWorkspace
     {
         MaxTokens = maxTokens;
         X = new float[maxTokens * c.EmbeddingLength];
-        Xb = new float[maxTokens * Math.Max(c.EmbeddingLength, c.HeadCount * c.ValueLength)];
+        Xb = new float[maxTokens * c.EmbeddingLength];
         Q = new float[maxTokens * c.HeadCount * c.KeyLength];
         K = new float[maxTokens * c.KvHeadCount * c.KeyLength];
         V = new float[maxTokens * c.KvHeadCount * c.ValueLength];
