@@ -102,8 +102,9 @@ public sealed class ChatSession
     }
 
     /// <summary>
-    /// Adds a user message and streams the answer. The answer is stored in the conversation when the stream ends,
-    /// also when it is cancelled or the caller stops reading early (then with what was produced so far).
+    /// Adds a user message and streams the answer. Nothing is generated until the result is enumerated; the answer
+    /// is stored in the conversation when the stream ends, also when it is cancelled or the caller stops reading
+    /// early (then with what was produced so far). Enumerate each result once, before the next call.
     /// </summary>
     /// <exception cref="ContextFullException">The conversation no longer fits the context (the message is not added).</exception>
     /// <exception cref="TemplateException">The template failed (the message is not added).</exception>
