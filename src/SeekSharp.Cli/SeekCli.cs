@@ -8,9 +8,10 @@ namespace SeekSharp.Cli;
 /// <summary>The <c>seek</c> command line. Runs in-process with explicit writers so tests can drive it directly.</summary>
 public static class SeekCli
 {
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <param name="stdin">Where interactive commands (<c>seek chat</c>) read lines; null reads the console.</param>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader? stdin = null)
     {
-        var io = new CliIo(stdout, stderr);
+        var io = new CliIo(stdout, stderr, stdin);
         var root = new RootCommand("SeekSharp: run DeepSeek-class language models from GGUF files on the CPU, in pure C#.");
         root.Subcommands.Add(InfoCommand.Create(io));
         root.Subcommands.Add(TokenizeCommand.Create(io));
@@ -18,6 +19,8 @@ public static class SeekCli
         root.Subcommands.Add(PerplexityCommand.Create(io));
         root.Subcommands.Add(ModelCommand.Create(io));
         root.Subcommands.Add(QuantizeCommand.Create(io));
+        root.Subcommands.Add(TemplateCommand.Create(io));
+        root.Subcommands.Add(ChatCommand.Create(io));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -67,5 +70,6 @@ public static class SeekCli
 /// <summary>A user error with a message meant to be shown as is.</summary>
 public sealed class CliException(string message) : Exception(message);
 
-/// <summary>Where commands write: stdout for results, stderr for progress, timings and errors.</summary>
-public sealed record CliIo(TextWriter Out, TextWriter Err);
+/// <summary>Where commands write: stdout for results, stderr for progress, timings and errors; In (null: the
+/// console) is where interactive commands read.</summary>
+public sealed record CliIo(TextWriter Out, TextWriter Err, TextReader? In = null);

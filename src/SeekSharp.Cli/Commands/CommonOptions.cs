@@ -55,4 +55,37 @@ internal static class CommonOptions
         if (!System.IO.File.Exists(path)) throw new CliException($"file not found: {path}");
         return System.IO.File.ReadAllText(path);
     }
+
+    /// <summary>The sampling flags of <c>seek run</c> and <c>seek chat</c>, with llama.cpp's names and defaults.</summary>
+    public sealed class SamplingFlags
+    {
+        public readonly Option<float> Temp = new("--temp") { Description = "temperature (0: greedy)", DefaultValueFactory = _ => 0.8f };
+        public readonly Option<int> TopK = new("--top-k") { Description = "top-k sampling (0: off)", DefaultValueFactory = _ => 40 };
+        public readonly Option<float> TopP = new("--top-p") { Description = "top-p sampling (1.0: off)", DefaultValueFactory = _ => 0.95f };
+        public readonly Option<float> MinP = new("--min-p") { Description = "min-p sampling (0.0: off)", DefaultValueFactory = _ => 0.05f };
+        public readonly Option<float> Repeat = new("--repeat-penalty") { Description = "repetition penalty (1.0: off)", DefaultValueFactory = _ => 1.0f };
+        public readonly Option<int> RepeatN = new("--repeat-last-n") { Description = "tokens the penalties look back over (-1: whole context)", DefaultValueFactory = _ => 64 };
+        public readonly Option<float> Presence = new("--presence-penalty") { Description = "presence penalty (0: off)" };
+        public readonly Option<float> Frequency = new("--frequency-penalty") { Description = "frequency penalty (0: off)" };
+        public readonly Option<long> Seed = new("--seed", "-s") { Description = "random seed (-1: random)", DefaultValueFactory = _ => -1 };
+
+        public IEnumerable<Option> All => [Temp, TopK, TopP, MinP, Repeat, RepeatN, Presence, Frequency, Seed];
+
+        public SamplingOptions Read(ParseResult r)
+        {
+            long s = r.GetValue(Seed);
+            return new SamplingOptions
+            {
+                Temperature = r.GetValue(Temp),
+                TopK = r.GetValue(TopK),
+                TopP = r.GetValue(TopP),
+                MinP = r.GetValue(MinP),
+                RepeatPenalty = r.GetValue(Repeat),
+                PenaltyLastN = r.GetValue(RepeatN),
+                PresencePenalty = r.GetValue(Presence),
+                FrequencyPenalty = r.GetValue(Frequency),
+                Seed = s < 0 ? null : (ulong)s,
+            };
+        }
+    }
 }

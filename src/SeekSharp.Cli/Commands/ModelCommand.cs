@@ -30,7 +30,7 @@ internal static class ModelCommand
         var tied = new Option<bool?>("--tied") { Description = "tie the output projection to the token embedding" };
         var type = new Option<string>("--type") { Description = "weight type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k..q6_k", DefaultValueFactory = _ => "f32" };
         var vocabFrom = new Option<string?>("--vocab-from") { Description = "take the vocabulary from a Hugging Face tokenizer.json" };
-        var tokConfig = new Option<string?>("--tokenizer-config") { Description = "tokenizer_config.json to go with --vocab-from (BOS/EOS rules)" };
+        var tokConfig = new Option<string?>("--tokenizer-config") { Description = "tokenizer_config.json to go with --vocab-from (BOS/EOS rules, chat template)" };
         var seed = new Option<ulong>("--seed") { Description = "random seed", DefaultValueFactory = _ => 42UL };
         var output = new Argument<string>("output") { Description = "GGUF file to write" };
         var cmd = new Command("new", "Write a random-weight model of a real architecture")
@@ -63,12 +63,18 @@ internal static class ModelCommand
             if (shape.EmbeddingLength % 32 != 0 || shape.FeedForwardLength % 32 != 0)
                 throw new CliException("--embd and --ff must be multiples of 32");
             Vocabulary? vocab = null;
+            string? chatTemplate = null;
             if (r.GetValue(vocabFrom) is string tj)
             {
                 if (!File.Exists(tj)) throw new CliException($"file not found: {tj}");
                 string? cfg = r.GetValue(tokConfig);
                 if (cfg != null && !File.Exists(cfg)) throw new CliException($"file not found: {cfg}");
                 vocab = HuggingFaceTokenizerJson.Load(tj, cfg);
+                if (cfg != null)
+                {
+                    using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(cfg));
+                    chatTemplate = Chat.ModelChatTemplate.FromTokenizerConfig(config.RootElement);
+                }
             }
             var options = new RandomModelOptions
             {
@@ -76,6 +82,7 @@ internal static class ModelCommand
                 Shape = shape,
                 WeightType = weightType,
                 Vocabulary = vocab,
+                ChatTemplate = chatTemplate,
                 Seed = r.GetValue(seed),
             };
             string path = r.GetValue(output)!;

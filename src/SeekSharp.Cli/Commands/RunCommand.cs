@@ -17,15 +17,7 @@ internal static class RunCommand
         var prompt = new Option<string?>("--prompt", "-p") { Description = "prompt text" };
         var file = CommonOptions.File();
         var n = new Option<int>("--n-predict", "-n") { Description = "tokens to generate (-1: until end of text or full context)", DefaultValueFactory = _ => -1 };
-        var temp = new Option<float>("--temp") { Description = "temperature (0: greedy)", DefaultValueFactory = _ => 0.8f };
-        var topK = new Option<int>("--top-k") { Description = "top-k sampling (0: off)", DefaultValueFactory = _ => 40 };
-        var topP = new Option<float>("--top-p") { Description = "top-p sampling (1.0: off)", DefaultValueFactory = _ => 0.95f };
-        var minP = new Option<float>("--min-p") { Description = "min-p sampling (0.0: off)", DefaultValueFactory = _ => 0.05f };
-        var repeat = new Option<float>("--repeat-penalty") { Description = "repetition penalty (1.0: off)", DefaultValueFactory = _ => 1.0f };
-        var repeatN = new Option<int>("--repeat-last-n") { Description = "tokens the penalties look back over (-1: whole context)", DefaultValueFactory = _ => 64 };
-        var presence = new Option<float>("--presence-penalty") { Description = "presence penalty (0: off)" };
-        var frequency = new Option<float>("--frequency-penalty") { Description = "frequency penalty (0: off)" };
-        var seed = new Option<long>("--seed", "-s") { Description = "random seed (-1: random)", DefaultValueFactory = _ => -1 };
+        var sampling = new CommonOptions.SamplingFlags();
         var threads = CommonOptions.Threads();
         var ctx = CommonOptions.Context();
         var batch = CommonOptions.Batch();
@@ -34,28 +26,17 @@ internal static class RunCommand
         var json = new Option<bool>("--json") { Description = "print one JSON object with tokens, text and timings" };
         var cmd = new Command("run", "Complete a prompt (raw text, no chat template)")
         {
-            model, prompt, file, n, temp, topK, topP, minP, repeat, repeatN, presence, frequency, seed, threads, ctx, batch, cacheType, ignoreEos, json,
+            model, prompt, file, n, threads, ctx, batch, cacheType, ignoreEos, json,
         };
+        foreach (var o in sampling.All) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             string text = r.GetValue(file) is string f ? CommonOptions.ReadTextFile(f)
                 : r.GetValue(prompt) ?? throw new CliException("give a prompt with -p TEXT or -f FILE");
             CommonOptions.CheckThreads(r.GetValue(threads));
             CommonOptions.CheckContext(r.GetValue(ctx));
-            long s = r.GetValue(seed);
-            var sampling = new SamplingOptions
-            {
-                Temperature = r.GetValue(temp),
-                TopK = r.GetValue(topK),
-                TopP = r.GetValue(topP),
-                MinP = r.GetValue(minP),
-                RepeatPenalty = r.GetValue(repeat),
-                PenaltyLastN = r.GetValue(repeatN),
-                PresencePenalty = r.GetValue(presence),
-                FrequencyPenalty = r.GetValue(frequency),
-                Seed = s < 0 ? null : (ulong)s,
-            };
-            return Execute(io, r.GetValue(model)!, text, r.GetValue(n), sampling, r.GetValue(threads), r.GetValue(ctx),
+            var samplingOptions = sampling.Read(r);
+            return Execute(io, r.GetValue(model)!, text, r.GetValue(n), samplingOptions, r.GetValue(threads), r.GetValue(ctx),
                 r.GetValue(batch), CommonOptions.ParseCacheType(r.GetValue(cacheType)!), r.GetValue(ignoreEos), r.GetValue(json));
         });
         return cmd;

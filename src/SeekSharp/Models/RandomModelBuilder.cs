@@ -14,6 +14,9 @@ public sealed record RandomModelOptions
     public Vocabulary? Vocabulary { get; init; }
     public ulong Seed { get; init; } = 42;
     public string? Name { get; init; }
+    /// <summary>Chat template to store as tokenizer.chat_template; null stores ChatML when the synthetic vocabulary
+    /// (which has &lt;|im_start|&gt; and &lt;|im_end|&gt;) is used, and nothing otherwise.</summary>
+    public string? ChatTemplate { get; init; }
 }
 
 /// <summary>
@@ -53,6 +56,8 @@ public static class RandomModelBuilder
         w.Set($"{arch}.rope.freq_base", s.RopeFreqBase);
         w.Set($"{arch}.attention.layer_norm_rms_epsilon", s.RmsNormEpsilon);
         GgufVocabulary.Write(w, vocab);
+        if ((o.ChatTemplate ?? (o.Vocabulary is null ? Chat.ModelChatTemplate.ChatML : null)) is string template)
+            w.Set("tokenizer.chat_template", template);
 
         var specs = new List<TensorSpec>
         {
