@@ -18,6 +18,7 @@ public static class SeekCli
         root.Subcommands.Add(PerplexityCommand.Create(io));
         root.Subcommands.Add(ModelCommand.Create(io));
         root.Subcommands.Add(QuantizeCommand.Create(io));
+        root.Subcommands.Add(ConvertCommand.Create(io));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
