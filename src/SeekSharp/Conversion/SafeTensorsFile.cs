@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Unicode;
 using System.Text.Json;
 
 namespace SeekSharp.Conversion;
@@ -118,6 +119,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         long dataLength = fileLength - dataStart;
         ReadOnlySpan<byte> json = prefix.Slice(8, (int)headerLength);
 
+        if (!Utf8.IsValid(json))
+            throw new SafeTensorsFormatException($"{name}: header is not valid UTF-8");
         JsonDocument doc;
         try
         {
