@@ -179,4 +179,30 @@ public sealed class ConversionRoundTripTests : IDisposable
         }
         AssertSameVocabulary(e, a);
     }
+
+    [Fact]
+    public void Fp8BlockScaledWeightsAreDequantized()
+    {
+        string original = BuildModel("llama", GgmlType.F32);
+        var writer = new HfFolderWriter.Options
+        {
+            Fp8 = { "model.layers.0.mlp.up_proj.weight", "model.layers.1.self_attn.o_proj.weight" },
+            EditConfig = c => c["quantization_config"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["quant_method"] = "fp8", ["fmt"] = "e4m3", ["weight_block_size"] = new System.Text.Json.Nodes.JsonArray(16, 16),
+            },
+        };
+        string converted = RoundTrip(original, new ConvertOptions { Type = QuantizationTarget.Parse("f32") }, writer);
+        using var e = GgufFile.Open(original);
+        using var a = GgufFile.Open(converted);
+        foreach (var (hf, gguf) in new[] { ("model.layers.0.mlp.up_proj.weight", "blk.0.ffn_up.weight"), ("model.layers.1.self_attn.o_proj.weight", "blk.1.attn_output.weight") })
+        {
+            var t = a.GetTensor(gguf);
+            Assert.Equal(GgmlType.F32, t.Type);
+            Assert.Equal(e.GetTensor(gguf).Dimensions, t.Dimensions);
+            Assert.Equal(writer.Fp8Expected[hf], System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(a.GetData(t)).ToArray());
+        }
+        Assert.False(a.TryGetTensor("blk.0.ffn_up.weight_scale_inv", out _));
+        Assert.True(e.GetData(e.GetTensor("blk.0.attn_q.weight")).SequenceEqual(a.GetData(a.GetTensor("blk.0.attn_q.weight"))));
+    }
 }

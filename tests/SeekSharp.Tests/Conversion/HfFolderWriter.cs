@@ -20,6 +20,13 @@ internal static class HfFolderWriter
         public string? ChatTemplate { get; init; }
         /// <summary>Extra raw tensors (HF name → F32 values and shape), e.g. MTP layers the converter must drop.</summary>
         public Dictionary<string, (float[] Values, long[] Shape)> ExtraTensors { get; init; } = new();
+        /// <summary>HF tensor names to leave out.</summary>
+        public HashSet<string> Drop { get; init; } = new();
+        /// <summary>HF names of F32 tensors to store as FP8 E4M3 with a weight_scale_inv per block of this size;
+        /// the dequantized values the converter must reproduce are put in <see cref="Fp8Expected"/>.</summary>
+        public HashSet<string> Fp8 { get; init; } = new();
+        public int Fp8Block { get; init; } = 16;
+        public Dictionary<string, float[]> Fp8Expected { get; } = new();
         /// <summary>Edits config.json before it is written.</summary>
         public Action<JsonObject>? EditConfig { get; init; }
     }
@@ -86,7 +93,58 @@ internal static class HfFolderWriter
             Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
             tensors.Add(new(name, "F32", shape, bytes));
         }
+        tensors.RemoveAll(t => options.Drop.Contains(t.Name));
+        foreach (string name in options.Fp8)
+        {
+            int i = tensors.FindIndex(t => t.Name == name);
+            var t = tensors[i];
+            var (codes, scales, expected) = EncodeFp8(t.Data, (int)t.Shape[0], (int)t.Shape[1], options.Fp8Block);
+            tensors[i] = t with { DType = "F8_E4M3", Data = codes };
+            int sr = ((int)t.Shape[0] + options.Fp8Block - 1) / options.Fp8Block, sc = ((int)t.Shape[1] + options.Fp8Block - 1) / options.Fp8Block;
+            var sb = new byte[scales.Length * 4];
+            Buffer.BlockCopy(scales, 0, sb, 0, sb.Length);
+            tensors.Add(new(name + "_scale_inv", "F32", [sr, sc], sb));
+            options.Fp8Expected[name] = expected;
+        }
         WriteShards(dir, tensors, options.Shards);
+    }
+
+    /// <summary>Test-side FP8 E4M3 value of a code (written from the format's definition, independent of the library).</summary>
+    private static float Fp8Value(int b)
+    {
+        int e = (b >> 3) & 15, m = b & 7;
+        if (e == 15 && m == 7) return float.NaN;
+        float v = e == 0 ? m * MathF.Pow(2, -9) : (8 + m) * MathF.Pow(2, e - 10);
+        return (b & 0x80) != 0 ? -v : v;
+    }
+
+    private static (byte[] Codes, float[] Scales, float[] Expected) EncodeFp8(byte[] f32, int rows, int cols, int block)
+    {
+        var x = new float[rows * cols];
+        Buffer.BlockCopy(f32, 0, x, 0, f32.Length);
+        int sr = (rows + block - 1) / block, sc = (cols + block - 1) / block;
+        var scales = new float[sr * sc];
+        for (int br = 0; br < sr; br++)
+            for (int bc = 0; bc < sc; bc++)
+            {
+                float max = 0;
+                for (int r = br * block; r < Math.Min(rows, (br + 1) * block); r++)
+                    for (int c = bc * block; c < Math.Min(cols, (bc + 1) * block); c++) max = Math.Max(max, Math.Abs(x[r * cols + c]));
+                scales[br * sc + bc] = max == 0 ? 1 : max / 448f;
+            }
+        var codes = new byte[rows * cols];
+        var expected = new float[rows * cols];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+            {
+                float s = scales[r / block * sc + c / block], target = x[r * cols + c] / s;
+                int best = 0;
+                for (int b = 0; b < 256; b++)
+                    if (!float.IsNaN(Fp8Value(b)) && Math.Abs(Fp8Value(b) - target) < Math.Abs(Fp8Value(best) - target)) best = b;
+                codes[r * cols + c] = (byte)best;
+                expected[r * cols + c] = Fp8Value(best) * s;
+            }
+        return (codes, scales, expected);
     }
 
     private static int Layer(string ggufName) => int.Parse(ggufName.Split('.')[1]);
