@@ -103,15 +103,15 @@ internal abstract partial class ConversionArchitecture
     };
 
     /// <summary>Tensors outside the layers, common to every architecture here.</summary>
-    protected static MappedTensor? MapGlobal(string hfName, HfConfig c)
+    protected static MappedTensor? MapGlobal(string hfName, HfConfig c, bool dropTiedHead = false)
     {
         switch (hfName)
         {
             case "model.embed_tokens.weight": return new(MapKind.Plain, "token_embd.weight");
             case "model.norm.weight": return new(MapKind.Plain, "output_norm.weight");
             case "lm_head.weight":
-                // tied embeddings: llama.cpp reuses token_embd, so a stored copy of the head is dropped
-                return c.GetBoolOrNull("tie_word_embeddings") == true ? MappedTensor.Skip : new(MapKind.Plain, "output.weight");
+                // tied embeddings: llama.cpp reuses token_embd; the converter drops a stored copy only for deepseek2
+                return dropTiedHead && c.GetBoolOrNull("tie_word_embeddings") == true ? MappedTensor.Skip : new(MapKind.Plain, "output.weight");
         }
         if (hfName.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal) || hfName.EndsWith(".attention.masked_bias", StringComparison.Ordinal)
             || hfName.EndsWith(".attention.bias", StringComparison.Ordinal))

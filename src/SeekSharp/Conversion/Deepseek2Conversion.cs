@@ -53,7 +53,7 @@ internal sealed class Deepseek2Conversion : ConversionArchitecture
 
     public override MappedTensor? Map(string hfName, HfConfig c)
     {
-        if (MapGlobal(hfName, c) is MappedTensor g) return g;
+        if (MapGlobal(hfName, c, dropTiedHead: true) is MappedTensor g) return g;
         if (!TryLayer(hfName, out int layer, out string rest)) return null;
         if (layer >= c.GetInt("num_hidden_layers")) return MappedTensor.Skip; // MTP (next-n prediction) layers
         string p = $"blk.{layer}.";

@@ -240,23 +240,31 @@ public static class HfToGgufConverter
     {
         int cols = rows.Columns;
         long rowBytes = GgmlTypeInfo.RowSize(type, cols);
-        // rows are encoded into a ~1 MiB buffer and written in one call
-        int perChunk = (int)Math.Max(1, Math.Min(rowCount, (1 << 20) / Math.Max(1, rowBytes)));
-        var buffer = new byte[perChunk * rowBytes];
+        // rows are gathered into a slab (~4 MiB of floats), encoded in parallel and written in one call
+        int perSlab = (int)Math.Max(1, Math.Min(rowCount, (1 << 20) / Math.Max(1, cols)));
+        var slab = new float[(long)perSlab * cols];
+        var buffer = new byte[perSlab * rowBytes];
         int filled = 0;
         long produced = 0;
+        void Flush()
+        {
+            int n = filled;
+            if (n == 1 || type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)
+                for (int i = 0; i < n; i++) Encode(i);
+            else
+                Parallel.For(0, n, Encode);
+            s.Write(buffer, 0, (int)(n * rowBytes));
+            filled = 0;
+        }
+        void Encode(int i) => Quantizer.QuantizeRow(type, slab.AsSpan(i * cols, cols), buffer.AsSpan((int)(i * rowBytes), (int)rowBytes));
         rows.Produce(row =>
         {
             if (row.Length != cols) throw new InvalidOperationException($"row of {row.Length} values, expected {cols}");
-            Quantizer.QuantizeRow(type, row, buffer.AsSpan((int)(filled * rowBytes), (int)rowBytes));
+            row.CopyTo(slab.AsSpan(filled * cols, cols));
             produced++;
-            if (++filled == perChunk)
-            {
-                s.Write(buffer, 0, (int)(filled * rowBytes));
-                filled = 0;
-            }
+            if (++filled == perSlab) Flush();
         });
-        if (filled > 0) s.Write(buffer, 0, (int)(filled * rowBytes));
+        if (filled > 0) Flush();
         if (produced != rowCount) throw new InvalidOperationException($"produced {produced} rows, expected {rowCount}");
     }
 
@@ -265,6 +273,9 @@ public static class HfToGgufConverter
         string tokenizerJson = folder.FindFile("tokenizer.json")
             ?? throw new FileNotFoundException($"{folder.Path} has no tokenizer.json (only byte-level BPE tokenizers are converted)");
         string? tokenizerConfig = folder.FindFile("tokenizer_config.json");
+        // SentencePiece vocabularies (Llama 2 and older) come as tokenizer.model or as a byte-fallback BPE in tokenizer.json
+        if (folder.FindFile("tokenizer.model") != null || ByteFallback(tokenizerJson))
+            throw new NotSupportedException($"{folder.Path}: SentencePiece tokenizers are not supported (only byte-level BPE, tokenizer.ggml.model \"gpt2\")");
         var vocab = HuggingFaceTokenizerJson.Load(tokenizerJson, tokenizerConfig, options.PreTokenizer, config.GetIntOrNull("vocab_size"));
         if (options.PreTokenizer is null && vocab.PreTokenizer == "default")
             throw new NotSupportedException($"{tokenizerJson}: the pre-tokenizer was not recognised; name it with --pre (e.g. llama-bpe, qwen2, deepseek-v3)");
@@ -301,6 +312,14 @@ public static class HfToGgufConverter
         }
         if (folder.FindFile("chat_template.jinja") is string jinja) template = File.ReadAllText(jinja);
         if (template != null) w.Set("tokenizer.chat_template", template);
+    }
+
+    private static bool ByteFallback(string tokenizerJson)
+    {
+        using var stream = File.OpenRead(tokenizerJson);
+        using var doc = JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 256 });
+        return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.Object
+            && m.TryGetProperty("byte_fallback", out var b) && b.ValueKind == JsonValueKind.True;
     }
 
     private static Vocabulary With(Vocabulary v, int? bos = null, int? eos = null) => new()
