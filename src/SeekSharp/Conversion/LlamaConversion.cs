@@ -90,25 +90,26 @@ internal class LlamaConversion : ConversionArchitecture
         if (c.RopeScaling is not JsonElement rope || !string.Equals(Str(rope, "rope_type") ?? "", "llama3", StringComparison.OrdinalIgnoreCase))
             yield break;
         // Llama 3.1's frequency-dependent scaling, as llama.cpp's converter precomputes it: high frequencies keep
-        // their period, low ones are divided by the factor, and the band between is smoothed.
-        double theta = c.GetDoubleOrNull("rope_theta") ?? 10000.0;
+        // their period, low ones are divided by the factor, and the band between is smoothed. The converter does
+        // this arithmetic on float32 tensors, so it is done in float here too.
+        float theta = (float)(Num(rope, "rope_theta") ?? c.GetDoubleOrNull("rope_theta") ?? 10000.0);
         int dim = HeadDim(c);
-        double factor = Num(rope, "factor") ?? 8.0;
+        float factor = (float)(Num(rope, "factor") ?? 8.0);
         double low = Num(rope, "low_freq_factor") ?? 1.0, high = Num(rope, "high_freq_factor") ?? 4.0;
-        double oldContext = Num(rope, "original_max_position_embeddings") ?? 8192;
+        // the converter reads this from the top level of config.json (not from rope_scaling), defaulting to 8192
+        double oldContext = c.GetDoubleOrNull("original_max_position_embeddings") ?? 8192;
         double lowWavelen = oldContext / low, highWavelen = oldContext / high;
         var factors = new float[dim / 2];
         for (int i = 0; i < factors.Length; i++)
         {
-            // torch computes the base frequencies in float32
-            float freq = 1.0f / MathF.Pow((float)theta, (2 * i) / (float)dim);
-            double wavelen = 2 * Math.PI / freq;
+            float freq = 1.0f / MathF.Pow(theta, (2 * i) / (float)dim);
+            float wavelen = (float)(2 * Math.PI) / freq;
             if (wavelen < highWavelen) factors[i] = 1f;
-            else if (wavelen > lowWavelen) factors[i] = (float)factor;
+            else if (wavelen > lowWavelen) factors[i] = factor;
             else
             {
-                double smooth = (oldContext / wavelen - low) / (high - low);
-                factors[i] = (float)(1 / ((1 - smooth) / factor + smooth));
+                float smooth = ((float)oldContext / wavelen - (float)low) / (float)(high - low);
+                factors[i] = 1f / ((1f - smooth) / factor + smooth);
             }
         }
         yield return ("rope_freqs.weight", factors);

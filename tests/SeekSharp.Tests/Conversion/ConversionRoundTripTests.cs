@@ -151,6 +151,15 @@ public sealed class ConversionRoundTripTests : IDisposable
         Assert.Equal(1f, f[0]); // the fastest frequency keeps its period
         Assert.Equal(8f, f[^1]); // theta 500000: the slowest one is beyond the low-frequency wavelength
         Assert.False(a.ContainsKey("llama.rope.scaling.type"));
+        // Llama 3.1's formula in double precision (the converter works in float32)
+        double theta = a.GetSingle("llama.rope.freq_base");
+        for (int i = 0; i < f.Length; i++)
+        {
+            double wavelen = 2 * Math.PI * Math.Pow(theta, 2.0 * i / 16);
+            double want = wavelen < 2048 ? 1 : wavelen > 8192 ? 8 : 1 / ((1 - (8192 / wavelen - 1) / 3) / 8 + (8192 / wavelen - 1) / 3);
+            Assert.Equal(want, f[i], 5);
+        }
+        Assert.Contains(f, x => x > 1 && x < 8); // the smoothed band is exercised
     }
 
     [Theory]
