@@ -214,4 +214,31 @@ public sealed class ConversionRoundTripTests : IDisposable
         Assert.False(a.TryGetTensor("blk.0.ffn_up.weight_scale_inv", out _));
         Assert.True(e.GetData(e.GetTensor("blk.0.attn_q.weight")).SequenceEqual(a.GetData(a.GetTensor("blk.0.attn_q.weight"))));
     }
+
+    /// <summary>DeepSeek-V3's real tokenizer.json and tokenizer_config.json (vendored test data) through the converter.</summary>
+    [Fact]
+    public void RealDeepseekV3TokenizerConverts()
+    {
+        var vocab = Tokenization.TokenizerTestData.Vocabulary("deepseek-v3");
+        string original = Path.Combine(_dir, "ds2-real-vocab.gguf");
+        Deepseek2Gguf.Build(qLora: true, GgmlType.F16, vocab).Write(original);
+        string hf = Path.Combine(_dir, "ds2-real-vocab-hf");
+        HfFolderWriter.Write(original, hf);
+        foreach (string file in new[] { "tokenizer.json", "tokenizer_config.json" })
+        {
+            using var gz = new System.IO.Compression.GZipStream(File.OpenRead(Path.Combine(Tokenization.TokenizerTestData.Directory, "deepseek-v3", file + ".gz")),
+                System.IO.Compression.CompressionMode.Decompress);
+            using var outFile = File.Create(Path.Combine(hf, file));
+            gz.CopyTo(outFile);
+        }
+        string converted = Path.Combine(_dir, "ds2-real-vocab-converted.gguf");
+        HfToGgufConverter.Convert(hf, converted);
+        using var e = GgufFile.Open(original);
+        using var a = GgufFile.Open(converted);
+        AssertSameVocabulary(e, a);
+        Assert.Equal("deepseek-v3", a.GetString("tokenizer.ggml.pre"));
+        using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(hf, "tokenizer_config.json")));
+        Assert.Equal(config.RootElement.GetProperty("chat_template").GetString(), a.GetString("tokenizer.chat_template"));
+        AssertSameTensors(e, a);
+    }
 }

@@ -15,9 +15,9 @@ internal static class Deepseek2Gguf
     public const int Embedding = 64;
     private const int Heads = 4, Nope = 16, Rope = 8, V = 16, KvLora = 32, QLora = 24, Ff = 96, MoeFf = 32, Experts = 4, Layers = 2;
 
-    public static GgufWriter Build(bool qLora, GgmlType type)
+    public static GgufWriter Build(bool qLora, GgmlType type, Vocabulary? vocabulary = null)
     {
-        var vocab = SyntheticVocabulary.Create(512, "deepseek-v3");
+        var vocab = vocabulary ?? SyntheticVocabulary.Create(512, "deepseek-v3");
         const string a = "deepseek2";
         int d = Embedding;
         var w = new GgufWriter();
