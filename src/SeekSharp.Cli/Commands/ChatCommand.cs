@@ -57,7 +57,7 @@ internal static class ChatCommand
                 throw new CliException($"chat template: {e.Message}");
             }
             var terminal = new ChatTerminal(io, io.In, r.GetValue(hide));
-            return r.GetValue(prompt) is string question ? terminal.AnswerOnce(chat, question) : terminal.Interact(chat, r.GetValue(model)!);
+            return r.GetValue(prompt) is string question ? terminal.AnswerOnce(chat, question) : terminal.Interact(chat, r.GetValue(model)!, r.GetValue(templateFile));
         });
         return cmd;
     }
@@ -129,7 +129,7 @@ internal sealed class ChatTerminal
     }
 
     /// <summary>The interactive loop.</summary>
-    public int Interact(ChatSession chat, string modelPath)
+    public int Interact(ChatSession chat, string modelPath, string? templateFile = null)
     {
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -144,7 +144,8 @@ internal sealed class ChatTerminal
         try
         {
             _io.Err.WriteLine(Dim($"seek chat: {Path.GetFileName(modelPath)}, " +
-                (chat.UsesFallbackTemplate ? "no chat template in the model: using ChatML" : "chat template from the model") +
+                (templateFile is not null ? $"chat template from {Path.GetFileName(templateFile)}"
+                    : chat.UsesFallbackTemplate ? "no chat template in the model: using ChatML" : "chat template from the model") +
                 ". /help for commands; Ctrl-C stops an answer, Ctrl-D quits.", _errColor));
             while (true)
             {
