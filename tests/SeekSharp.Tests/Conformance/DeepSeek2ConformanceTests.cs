@@ -1,0 +1,58 @@
+using SeekSharp.Gguf;
+using SeekSharp.Inference;
+using SeekSharp.Models;
+using Xunit.Abstractions;
+
+namespace SeekSharp.Tests.Conformance;
+
+/// <summary>
+/// DeepSeek-V2/V3 ("deepseek2") against llama.cpp on random-weight models: absorbed multi-head latent attention with a
+/// latent cache, DeepSeekMoE routing (softmax and sigmoid gating, selection bias, groups, normalised and scaled
+/// weights), shared experts and leading dense blocks. Two models cover the variants: "tiny" (V2 style: no query
+/// compression, softmax, two shared experts, one dense block, YaRN with mscale_all_dim) and "tiny-v3" (V3 style:
+/// query compression, sigmoid with bias, 4 groups of which 2 are used, normalised weights scaled by 2.5, one shared
+/// expert, two dense blocks).
+/// </summary>
+public class DeepSeek2ConformanceTests(TestModels models, ITestOutputHelper output) : IClassFixture<TestModels>
+{
+    public static TheoryData<string, GgmlType> Cases() => new()
+    {
+        { "tiny", GgmlType.F32 },
+        { "tiny", GgmlType.F16 },
+        { "tiny", GgmlType.Q4_0 },
+        { "tiny-v3", GgmlType.F32 },
+        { "tiny-v3", GgmlType.Q8_0 },
+        { "tiny-v3", GgmlType.Q4_K },
+    };
+
+    internal static string ModelPath(TestModels models, string preset, GgmlType type) =>
+        models.Get("deepseek2", type, preset: preset);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void GreedyAndLogitsMatchLlamaCpp(string preset, GgmlType type)
+    {
+        string path = ModelPath(models, preset, type);
+        using var reference = new LlamaCppReference(path);
+        using var model = LanguageModel.Load(path);
+        Assert.IsType<DeepSeek2Transformer>(model.Model);
+        int[] prompt = model.Tokenizer.Encode(ModelConformanceTests.Prompt);
+        Assert.Equal(reference.Tokenize(ModelConformanceTests.Prompt, true, true), prompt);
+
+        int[] expected = reference.Greedy(prompt, 32);
+        using var session = model.CreateSession(contextSize: 256, threads: 2);
+        int[] actual = TextGenerator.Generate(session, model.Tokenizer, prompt, 32, new Sampler(SamplingOptions.Greedy), stopAtEndOfGeneration: false)
+            .Where(t => t.Id >= 0).Select(t => t.Id).ToArray();
+        output.WriteLine($"greedy: {string.Join(",", actual)} ({actual.Distinct().Count()} distinct)");
+        Assert.Equal(expected, actual);
+        Assert.True(actual.Distinct().Count() > 4, "degenerate greedy output");
+
+        int[] tokens = model.Tokenizer.Encode(ModelConformanceTests.Prompt + " jumps over the lazy dog. " + ModelConformanceTests.Prompt);
+        using var tf = model.CreateSession(contextSize: 256, threads: 2, batchSize: 16);
+        double tolerance = ModelConformanceTests.NmseTolerance(type);
+        var report = LogitComparison.Compare(reference.Logits(tokens), tf.EvaluateAll(tokens), model.Config.VocabSize, tolerance);
+        output.WriteLine($"{preset} {type}: max NMSE {report.MaxNmse:E2} at {report.WorstPosition}, min margin {report.MinMargin:G3}");
+        Assert.True(report.MaxNmse < tolerance, $"max NMSE {report.MaxNmse:E2} at position {report.WorstPosition} (tolerance {tolerance:E0})");
+        Assert.Equal(0, report.ClearArgmaxMismatches);
+    }
+}
