@@ -109,7 +109,10 @@ public sealed class DeepSeek2Transformer : IDecoderModel
             {
                 for (int t = 0; t < n; t++)
                     q.Slice(t * qDim + h * kMla, nope).CopyTo(qNope.Slice(t * nope, nope));
-                MatMul.Multiply(w.Kb[h], qNope, n, qLatent, pool);
+                // ggml reads the no-RoPE queries through a permuted view: F32 weights then skip tinyBLAS (it needs a
+                // contiguous f32 operand), other types convert the view into a contiguous buffer first and use it.
+                if (w.Kb[h].Type == Gguf.GgmlType.F32) MatMul.MultiplyExpert(w.Kb[h], qNope, n, qLatent, pool);
+                else MatMul.Multiply(w.Kb[h], qNope, n, qLatent, pool);
                 for (int t = 0; t < n; t++)
                 {
                     var dst = qFull.Slice((t * heads + h) * row, row);
@@ -118,7 +121,9 @@ public sealed class DeepSeek2Transformer : IDecoderModel
                 }
             }
 
-            var body = new LatentAttentionBody(this, cache, ws, l, pos0);
+            if (cache.Type == KvCacheType.F16)
+                LatentAttention.TransposeLatent(cache.Keys16(l), row, kvLora, pos0 + n, ws.LatentT(kvLora * LatentAttention.PaddedLength(pos0 + n)));
+            var body = new LatentAttentionBody(this, cache, ws, l, pos0, n);
             pool.For(n * heads, ref body);
 
             // decompress: per head, value = v_b · attended latent
@@ -163,7 +168,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel
         var u = ws.Up.AsSpan(0, n * ff);
         MatMul.Multiply(gate, x, n, g, pool);
         MatMul.Multiply(up, x, n, u, pool);
-        Activations.SwiGlu(g, u);
+        GgmlExp.SwiGluRows(g, u, ff);
         MatMul.Multiply(down, g, n, y, pool);
     }
 
@@ -202,7 +207,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel
                 x.Slice(members[m] / used * d, d).CopyTo(xe.Slice(m * d, d));
             MatMul.MultiplyExpert(w.GateExperts![e], xe, count, g, pool);
             MatMul.MultiplyExpert(w.UpExperts![e], xe, count, u, pool);
-            Activations.SwiGlu(g[..(count * ff)], u[..(count * ff)]);
+            GgmlExp.SwiGluRows(g[..(count * ff)], u[..(count * ff)], ff);
             MatMul.MultiplyExpert(w.DownExperts![e], g, count, ye, pool);
             for (int m = 0; m < count; m++)
             {
@@ -226,14 +231,14 @@ public sealed class DeepSeek2Transformer : IDecoderModel
     }
 
     /// <summary>One (token, head) pair per work item: the head's latent query attends over the cached latent rows.</summary>
-    private readonly struct LatentAttentionBody(DeepSeek2Transformer model, KvCache cache, DeepSeek2Workspace ws, int layer, int pos0) : IParallelBody
+    private readonly struct LatentAttentionBody(DeepSeek2Transformer model, KvCache cache, DeepSeek2Workspace ws, int layer, int pos0, int n) : IParallelBody
     {
         public void Execute(int start, int end)
         {
             var c = model.Config;
             int heads = c.HeadCount, kvLora = c.KvLoraRank, row = kvLora + c.RopeDimensions;
             float scale = model.AttentionScale;
-            var scores = ws.ScoresFor(pos0 + ws.MaxTokens);
+            var scores = ws.ScoresFor(LatentAttention.PaddedLength(pos0 + n));
             for (int item = start; item < end; item++)
             {
                 int t = item / heads;
@@ -242,10 +247,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel
                 var o = ws.AttLatent.AsSpan(item * kvLora, kvLora);
                 // The latent is the value: the first kv_lora_rank values of each cached row.
                 if (cache.Type == KvCacheType.F16)
-                {
-                    var rows = cache.Keys16(layer);
-                    Attention.HeadF16(q, rows, row, 0, rows, row, 0, kvLora, count, scale, scores, o);
-                }
+                    LatentAttention.HeadF16(q, cache.Keys16(layer), row, ws.LatentT(0), pos0 + n, kvLora, count, scale, n > 1, scores, o);
                 else
                 {
                     var rows = cache.Keys32(layer);
@@ -295,6 +297,16 @@ public sealed class DeepSeek2Workspace : IForwardWorkspace
     }
 
     public int MaxTokens { get; }
+
+    private Half[] _latentT = Array.Empty<Half>();
+
+    /// <summary>The transposed latent of the current layer (grown on demand, then reused).</summary>
+    internal Span<Half> LatentT(int length)
+    {
+        if (_latentT.Length < length) _latentT = new Half[Math.Max(length, _latentT.Length * 2)];
+        return _latentT;
+    }
+
     internal float[] X { get; }
     internal float[] Xb { get; }
     internal float[] FfnOut { get; }

@@ -20,7 +20,7 @@ public static class ExpertRouting
         if (sigmoid)
             for (int i = 0; i < n; i++) probs[i] = 1.0f / (1.0f + MathF.Exp(-probs[i]));
         else
-            Softmax.InPlace(probs);
+            GgmlExp.SoftmaxInPlace(probs);
 
         var sel = selectionScratch[..n];
         if (!selectionBias.IsEmpty)
