@@ -8,16 +8,16 @@ namespace SeekSharp.Tests.Conformance;
 public class DeepSeek2Scratch(TestModels models, ITestOutputHelper output) : IClassFixture<TestModels>
 {
     [Theory]
-    [InlineData("tiny-v3", GgmlType.Q8_0, true, 16)]
-    [InlineData("tiny-v3", GgmlType.Q8_0, true, 1)]
+    [InlineData("llama", GgmlType.Q4_K, true, 0)]
+    [InlineData("qwen2", GgmlType.Q4_K, true, 0)]
     public void Probe(string preset, GgmlType type, bool wide, int batch)
     {
-        string path = models.Get("deepseek2", type, preset: preset, wide: wide);
+        string path = preset is "llama" or "qwen2" ? models.Get(preset, type) : models.Get("deepseek2", type, preset: preset, wide: wide);
         using var reference = new LlamaCppReference(path);
         using var model = LanguageModel.Load(path);
         int[] tokens = model.Tokenizer.Encode(ModelConformanceTests.Prompt + " jumps over the lazy dog. " + ModelConformanceTests.Prompt);
         var exp = reference.Logits(tokens, batch);
-        using var tf = model.CreateSession(contextSize: 256, threads: 2, batchSize: batch);
+        using var tf = model.CreateSession(contextSize: 256, threads: 2, batchSize: batch == 0 ? 128 : batch);
         var act = tf.EvaluateAll(tokens);
         int vocab = model.Config.VocabSize;
         for (int p = 0; p < tokens.Length; p++)
