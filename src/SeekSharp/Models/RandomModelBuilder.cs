@@ -91,7 +91,7 @@ public static class RandomModelBuilder
             specs.Add(new(p + "ffn_down.weight", ff, d, Init.Residual, true));
         }
         specs.Add(new("output_norm.weight", d, 1, Init.Norm, false));
-        if (!s.TiedEmbeddings) specs.Add(new("output.weight", d, nVocab, Init.Output, true));
+        if (!s.TiedEmbeddings) specs.Add(new("output.weight", d, nVocab, s.DeepSeek != null ? Init.MildOutput : Init.Output, true));
 
         foreach (var spec in specs)
         {
@@ -225,7 +225,7 @@ public static class RandomModelBuilder
         _ => throw new NotSupportedException($"cannot write models of type {GgmlTypeInfo.Name(type)}"),
     };
 
-    private enum Init { Embedding, Norm, Projection, Residual, Bias, Output, Router }
+    private enum Init { Embedding, Norm, Projection, Residual, Bias, Output, Router, Sharp, MildOutput }
 
     private sealed record TensorSpec(string Name, int Columns, int Rows, Init Init, bool Quantizable)
     {
@@ -278,6 +278,20 @@ public static class RandomModelBuilder
             {
                 // Router logits spread by a few units so expert choices have clear margins (a near-tie flipped by
                 // rounding would send a token to another expert and make the engines' outputs incomparable).
+                float std = 3f / MathF.Sqrt(spec.Columns);
+                for (int i = 0; i < n; i++) row[i] = std * rng.NextGaussian();
+                break;
+            }
+            case Init.MildOutput:
+            {
+                // As Output with half the spread of row norms: MoE models' hidden states are smoother, and a few very
+                // long output rows would otherwise absorb greedy runs into one repeated token.
+                float scale = 4f / MathF.Sqrt(spec.Columns) * MathF.Exp(0.5f * rng.NextGaussian());
+                for (int i = 0; i < n; i++) row[i] = scale * rng.NextGaussian();
+                break;
+            }
+            case Init.Sharp:
+            {
                 float std = 3f / MathF.Sqrt(spec.Columns);
                 for (int i = 0; i < n; i++) row[i] = std * rng.NextGaussian();
                 break;
