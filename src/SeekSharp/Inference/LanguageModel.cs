@@ -51,5 +51,9 @@ public sealed class LanguageModel : IDisposable
     public InferenceSession CreateSession(int contextSize = 0, int threads = 0, int batchSize = 512, KvCacheType cacheType = KvCacheType.F16) =>
         new(this, contextSize, threads, batchSize, cacheType);
 
-    public void Dispose() => File.Dispose();
+    public void Dispose()
+    {
+        (Model as IDisposable)?.Dispose();
+        File.Dispose();
+    }
 }

@@ -13,7 +13,7 @@ namespace SeekSharp.Models;
 /// and the attended latent is mapped to the head's value through attn_v_b. The feed-forward is dense for the leading
 /// blocks and DeepSeekMoE after them: routed experts (only the chosen ones are read) plus always-on shared experts.
 /// </summary>
-public sealed class DeepSeek2Transformer : IDecoderModel
+public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
 {
     public DeepSeek2Transformer(ModelConfig config, DeepSeek2Weights weights)
     {
@@ -33,6 +33,16 @@ public sealed class DeepSeek2Transformer : IDecoderModel
     public float AttentionScale { get; }
 
     public IForwardWorkspace CreateWorkspace(int maxTokens) => new DeepSeek2Workspace(Config, maxTokens);
+
+    private bool _disposed;
+
+    /// <summary>Frees matrices derived at load time (the split of a legacy attn_kv_b), if any.</summary>
+    public unsafe void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        foreach (nint p in Weights.OwnedBuffers) System.Runtime.InteropServices.NativeMemory.Free((void*)p);
+    }
 
     void IDecoderModel.Forward(ReadOnlySpan<int> tokens, KvCache cache, IForwardWorkspace workspace, Span<float> logits, bool allLogits, WorkerPool pool) =>
         Forward(tokens, cache, (DeepSeek2Workspace)workspace, logits, allLogits, pool);

@@ -1,5 +1,6 @@
 using SeekSharp.Gguf;
 using SeekSharp.Numerics;
+using SeekSharp.Numerics.Quantization;
 
 namespace SeekSharp.Models;
 
@@ -58,6 +59,7 @@ public sealed class DeepSeek2Weights
     public static DeepSeek2Weights Load(GgufFile file, ModelConfig c)
     {
         var loader = new TensorLoader(file);
+        var owned = new List<nint>();
         int d = c.EmbeddingLength, heads = c.HeadCount, kMla = c.KeyLengthMla, vMla = c.ValueLengthMla;
         int rope = c.RopeDimensions, nope = c.QkNopeHeadDim, kvLora = c.KvLoraRank;
         var embd = loader.Matrix("token_embd.weight", d, c.VocabSize);
@@ -72,7 +74,7 @@ public sealed class DeepSeek2Weights
                 vb = loader.Stack(p + "attn_v_b.weight", kvLora, vMla, heads);
             }
             else if (loader.Has(p + "attn_kv_b.weight"))
-                throw new NotSupportedException($"tensor '{p}attn_kv_b.weight' (an older GGUF without split attn_k_b/attn_v_b) is not supported; re-convert the model");
+                (kb, vb) = SplitKvB(file, p + "attn_kv_b.weight", c, owned);
             else
                 throw new GgufFormatException($"missing tensor '{p}attn_k_b.weight'");
             bool dense = i < c.LeadingDenseBlocks;
@@ -113,6 +115,50 @@ public sealed class DeepSeek2Weights
             Output = output,
             Layers = layers,
             NextNTensors = nextn,
+            OwnedBuffers = owned,
         };
+    }
+
+    /// <summary>Native buffers of matrices derived at load time (split attn_kv_b); freed with the model.</summary>
+    internal IReadOnlyList<nint> OwnedBuffers { get; init; } = Array.Empty<nint>();
+
+    /// <summary>
+    /// Older GGUFs store the key/value up-projection unsplit (attn_kv_b: per head nope key rows then value rows, each
+    /// over the latent). The absorbed form needs it per head as latent ← no-RoPE query (the key rows transposed) and
+    /// value ← latent: the split convert_hf_to_gguf.py does, done here once, into f32 matrices. (llama.cpp itself runs
+    /// such files without absorption, with a full per-head K/V cache; the math is the same, the rounding differs.)
+    /// </summary>
+    private static unsafe (WeightMatrix[] Kb, WeightMatrix[] Vb) SplitKvB(GgufFile file, string name, ModelConfig c, List<nint> owned)
+    {
+        int heads = c.HeadCount, nope = c.QkNopeHeadDim, v = c.ValueLengthMla, kvLora = c.KvLoraRank;
+        var t = file.TryGetTensor(name, out var info) ? info : throw new GgufFormatException($"missing tensor '{name}'");
+        if (t.Columns != kvLora || t.Rows != (long)heads * (nope + v))
+            throw new GgufFormatException($"tensor '{name}' has shape [{string.Join(", ", t.Dimensions)}], expected [{kvLora}, {heads * (nope + v)}]");
+        if (!Dequantizer.CanDequantize(t.Type))
+            throw new NotSupportedException($"tensor '{name}' uses type {GgmlTypeInfo.Name(t.Type)}, which is not supported");
+        var data = file.GetData(t);
+        long rowBytes = GgmlTypeInfo.RowSize(t.Type, kvLora);
+        var row = new float[kvLora];
+        var kb = new WeightMatrix[heads];
+        var vb = new WeightMatrix[heads];
+        for (int h = 0; h < heads; h++)
+        {
+            float* k = (float*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)(kvLora * nope), sizeof(float));
+            float* vv = (float*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)(v * kvLora), sizeof(float));
+            owned.Add((nint)k);
+            owned.Add((nint)vv);
+            for (int j = 0; j < nope + v; j++)
+            {
+                long r = (long)h * (nope + v) + j;
+                Dequantizer.DequantizeRow(t.Type, data.Slice((int)(r * rowBytes), (int)rowBytes), row);
+                if (j < nope)
+                    for (int i = 0; i < kvLora; i++) k[(long)i * nope + j] = row[i];
+                else
+                    row.CopyTo(new Span<float>(vv + (long)(j - nope) * kvLora, kvLora));
+            }
+            kb[h] = new WeightMatrix(GgmlType.F32, kvLora, nope, (byte*)k);
+            vb[h] = new WeightMatrix(GgmlType.F32, v, kvLora, (byte*)vv);
+        }
+        return (kb, vb);
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using SeekSharp.Gguf;
 using SeekSharp.Inference;
 using SeekSharp.Models;
@@ -73,4 +74,71 @@ public class DeepSeek2ConformanceTests(TestModels models, ITestOutputHelper outp
     [InlineData("tiny-v3", GgmlType.Q8_0)]
     public void PerplexityWithinATenthOfAPercent(string preset, GgmlType type) =>
         ModelConformanceTests.CheckPerplexity(ModelPath(models, preset, type));
+}
+
+/// <summary>Older "deepseek2" GGUFs with the unsplit attn_kv_b: split at load and run absorbed.</summary>
+public class DeepSeek2LegacyTests(TestModels models, ITestOutputHelper output) : IClassFixture<TestModels>
+{
+    /// <summary>Rewrites a split model as the older converter wrote it: attn_kv_b, no *_mla keys, MHA head sizes.</summary>
+    internal static string MakeLegacy(TestModels models, string preset)
+    {
+        string src = DeepSeek2ConformanceTests.ModelPath(models, preset, GgmlType.F32);
+        string path = Path.Combine(models.Folder, $"deepseek2-{preset}-legacy.gguf");
+        if (File.Exists(path)) return path;
+        using var f = GgufFile.Open(src);
+        var c = ModelConfig.FromGguf(f);
+        int heads = c.HeadCount, nope = c.QkNopeHeadDim, v = c.ValueLengthMla, kvLora = c.KvLoraRank;
+        var w = new GgufWriter();
+        foreach (var kv in f.Metadata)
+            if (!kv.Key.EndsWith("_mla", StringComparison.Ordinal)) w.Set(kv.Key, kv.Value);
+        w.Set("deepseek2.attention.key_length", (uint)c.KeyLengthMla);
+        w.Set("deepseek2.attention.value_length", (uint)v);
+        w.Set("deepseek2.attention.head_count_kv", (uint)heads);
+        foreach (var t in f.Tensors)
+        {
+            if (t.Name.EndsWith("attn_v_b.weight", StringComparison.Ordinal)) continue;
+            if (t.Name.EndsWith("attn_k_b.weight", StringComparison.Ordinal))
+            {
+                string prefix = t.Name[..^"attn_k_b.weight".Length];
+                var kb = MemoryMarshal.Cast<byte, float>(f.GetData(t)).ToArray();
+                f.TryGetTensor(prefix + "attn_v_b.weight", out var vt);
+                var vb = MemoryMarshal.Cast<byte, float>(f.GetData(vt)).ToArray();
+                var kvb = new float[heads * (nope + v) * kvLora];
+                for (int h = 0; h < heads; h++)
+                {
+                    for (int j = 0; j < nope; j++)
+                        for (int i = 0; i < kvLora; i++)
+                            kvb[((long)h * (nope + v) + j) * kvLora + i] = kb[((long)h * kvLora + i) * nope + j];
+                    for (int j = 0; j < v; j++)
+                        Array.Copy(vb, ((long)h * v + j) * kvLora, kvb, ((long)h * (nope + v) + nope + j) * kvLora, kvLora);
+                }
+                w.AddTensor(prefix + "attn_kv_b.weight", GgmlType.F32, new long[] { kvLora, heads * (nope + v) }, MemoryMarshal.AsBytes(kvb.AsSpan()).ToArray());
+                continue;
+            }
+            w.AddTensor(t.Name, t.Type, t.Dimensions, f.GetData(t).ToArray());
+        }
+        w.Write(path);
+        return path;
+    }
+
+    [Fact]
+    public void UnsplitKvBRunsLikeTheSplitModelAndLikeLlamaCpp()
+    {
+        string legacyPath = MakeLegacy(models, "tiny");
+        using var legacy = LanguageModel.Load(legacyPath);
+        using var split = LanguageModel.Load(DeepSeek2ConformanceTests.ModelPath(models, "tiny", GgmlType.F32));
+        Assert.Equal(split.Config.CacheKeyWidth, legacy.Config.CacheKeyWidth);
+        int[] tokens = split.Tokenizer.Encode(ModelConformanceTests.Prompt + " jumps over the lazy dog.");
+        using var a = legacy.CreateSession(contextSize: 64, threads: 2);
+        using var b = split.CreateSession(contextSize: 64, threads: 2);
+        float[] ours = a.EvaluateAll(tokens);
+        Assert.Equal(b.EvaluateAll(tokens), ours); // the split is exact: same matrices, same order
+
+        // llama.cpp runs legacy files without absorption (full per-head K/V in its f16 cache): same model, other rounding
+        using var reference = new LlamaCppReference(legacyPath);
+        var report = LogitComparison.Compare(reference.Logits(tokens), ours, legacy.Config.VocabSize, 1e-4);
+        output.WriteLine($"legacy vs llama.cpp (non-absorbed): max NMSE {report.MaxNmse:E2}");
+        Assert.True(report.MaxNmse < 1e-4, $"max NMSE {report.MaxNmse:E2}");
+        Assert.Equal(0, report.ClearArgmaxMismatches);
+    }
 }
