@@ -142,3 +142,35 @@ public class DeepSeek2LegacyTests(TestModels models, ITestOutputHelper output) :
         Assert.Equal(0, report.ClearArgmaxMismatches);
     }
 }
+
+/// <summary>DeepSeek models quantized by llama-quantize and by our quantizer: same tensor types, same tokens.</summary>
+public class DeepSeek2QuantizerTests(TestModels models, ITestOutputHelper output) : IClassFixture<TestModels>
+{
+    [Theory]
+    [InlineData(LLama.Native.LLamaFtype.MOSTLY_Q8_0, "q8_0")]
+    [InlineData(LLama.Native.LLamaFtype.MOSTLY_Q4_0, "q4_0")]
+    public void OurQuantizerMatchesLlamaQuantize(LLama.Native.LLamaFtype ftype, string ours)
+    {
+        string f32 = DeepSeek2ConformanceTests.ModelPath(models, "tiny-v3", GgmlType.F32);
+        string theirs = Path.Combine(models.Folder, $"deepseek2-llamacpp-{ours}.gguf");
+        string mine = Path.Combine(models.Folder, $"deepseek2-seek-{ours}.gguf");
+        LlamaCppReference.EnsureInitialized();
+        Assert.True(LLama.LLamaQuantizer.Quantize(f32, theirs, ftype, nthread: 2, allowRequantize: true, quantizeOutputTensor: true));
+        ModelQuantizer.Quantize(f32, mine, QuantizationTarget.Parse(ours));
+        using (var a = GgufFile.Open(theirs))
+        using (var b = GgufFile.Open(mine))
+        {
+            var types = a.Tensors.ToDictionary(t => t.Name, t => t.Type);
+            var differing = b.Tensors.Where(t => types[t.Name] != t.Type).Select(t => $"{t.Name}: llama.cpp {types[t.Name]}, ours {t.Type}").ToList();
+            foreach (var d in differing) output.WriteLine(d);
+            Assert.Empty(differing);
+        }
+        using var reference = new LlamaCppReference(theirs);
+        using var model = LanguageModel.Load(theirs);
+        int[] prompt = model.Tokenizer.Encode(ModelConformanceTests.Prompt);
+        using var session = model.CreateSession(contextSize: 128, threads: 2);
+        int[] actual = TextGenerator.Generate(session, model.Tokenizer, prompt, 32, new Sampler(SamplingOptions.Greedy), stopAtEndOfGeneration: false)
+            .Where(t => t.Id >= 0).Select(t => t.Id).ToArray();
+        Assert.Equal(reference.Greedy(prompt, 32), actual);
+    }
+}
