@@ -105,4 +105,16 @@ public class DeepSeek2ModelTests(TestModels models) : IClassFixture<TestModels>
         Assert.True(v3.QLoraRank > 0 && v3.Gating == ExpertGating.Sigmoid && v3.SelectionBias && v3.NormalizeWeights && v3.ExpertGroups > 1);
         Assert.Equal(2.5f, v3.RoutedScaling);
     }
+
+    [Fact]
+    public void SeekModelNewWritesARunnableDeepSeekModel()
+    {
+        string path = Path.Combine(models.Folder, "cli-deepseek2.gguf");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        Assert.True(SeekCli.Run(["model", "new", "--arch", "deepseek2", "--preset", "tiny-v3", "--type", "q8_0", path], stdout, stderr) == 0, stderr.ToString());
+        stdout = new StringWriter();
+        Assert.True(SeekCli.Run(["run", "-m", path, "-p", "Hello", "-n", "8", "--temp", "0", "--ignore-eos", "-t", "2"], stdout, stderr) == 0, stderr.ToString());
+        Assert.NotEmpty(stdout.ToString());
+    }
 }
