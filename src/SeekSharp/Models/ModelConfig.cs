@@ -141,7 +141,9 @@ public sealed record ModelConfig
             freqScale = 1f / lin.AsSingle();
         int nCtxTrain = Opt("context_length", 4096);
         bool deepseek2 = arch == "deepseek2";
-        float yarnExt = scaling == RopeScaling.Yarn ? OptF("rope.scaling.yarn_ext_factor", 1f) : 0f;
+        // llama.cpp takes ext_factor from its context parameters (unset: 1 for YaRN, else 0), not from the file: a
+        // GGUF that writes rope.scaling.yarn_ext_factor = 0 still runs with 1 there (checked against LLamaSharp 0.30).
+        float yarnExt = scaling == RopeScaling.Yarn ? 1f : 0f;
         float ropeFreqScale = scaling == RopeScaling.None ? 1f : freqScale;
         float logMul = 0f;
         if (file.TryGetValue($"{arch}.rope.scaling.yarn_log_multiplier", out var lm))
