@@ -10,7 +10,7 @@ namespace SeekSharp.Inference;
 public sealed class InferenceSession : IDisposable
 {
     private readonly LanguageModel _model;
-    private readonly ForwardWorkspace _workspace;
+    private readonly IForwardWorkspace _workspace;
     private readonly WorkerPool _pool;
     private readonly bool _ownsPool;
     private readonly float[] _logits;
@@ -24,7 +24,7 @@ public sealed class InferenceSession : IDisposable
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), "batch size must be positive");
         BatchSize = Math.Min(batchSize, contextSize);
         Cache = KvCache.For(c, contextSize, cacheType);
-        _workspace = new ForwardWorkspace(c, BatchSize);
+        _workspace = model.Model.CreateWorkspace(BatchSize);
         _logits = new float[c.VocabSize];
         if (threads <= 0 || threads == WorkerPool.Shared.ThreadCount)
             _pool = WorkerPool.Shared;
@@ -70,7 +70,7 @@ public sealed class InferenceSession : IDisposable
         {
             var chunk = tokens.Slice(i, Math.Min(BatchSize, tokens.Length - i));
             var output = allLogits ? logits.Slice(i * vocab, chunk.Length * vocab) : logits;
-            _model.Transformer.Forward(chunk, Cache, _workspace, output, allLogits, _pool);
+            _model.Model.Forward(chunk, Cache, _workspace, output, allLogits, _pool);
             foreach (int t in chunk) _tokens.Add(t);
         }
     }

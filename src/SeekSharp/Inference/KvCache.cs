@@ -6,7 +6,9 @@ namespace SeekSharp.Inference;
 public enum KvCacheType { F16, F32 }
 
 /// <summary>
-/// Keys and values of every layer for one sequence, position-major: [position][kv head][head dim].
+/// Keys and values of every layer for one sequence, position-major: one key row and one value row per position, of
+/// widths the model decides ([kv head][head dim] for grouped-query attention; for DeepSeek's multi-head latent attention
+/// a single row of kv_lora_rank + RoPE values that serves as key and value, with no value rows at all).
 /// F16 storage halves the memory and matches llama.cpp's default cache, whose rounding it reproduces.
 /// </summary>
 public sealed class KvCache
@@ -15,12 +17,22 @@ public sealed class KvCache
     private readonly float[][]? _k32, _v32;
 
     public KvCache(int layers, int kvHeads, int keyLength, int valueLength, int capacity, KvCacheType type = KvCacheType.F16)
+        : this(layers, capacity, type, kvHeads * keyLength, kvHeads * valueLength)
+    {
+    }
+
+    /// <summary>A cache of <paramref name="keyWidth"/> key values and <paramref name="valueWidth"/> value values
+    /// (0: none) per token and layer.</summary>
+    public KvCache(int layers, int capacity, KvCacheType type, int keyWidth, int valueWidth)
     {
         if (capacity <= 0) throw new ArgumentOutOfRangeException(nameof(capacity), "context size must be positive");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(keyWidth);
+        ArgumentOutOfRangeException.ThrowIfNegative(valueWidth);
         Capacity = capacity;
         Type = type;
-        KeyStride = kvHeads * keyLength;
-        ValueStride = kvHeads * valueLength;
+        Layers = layers;
+        KeyStride = keyWidth;
+        ValueStride = valueWidth;
         long perLayer = (long)capacity * Math.Max(KeyStride, ValueStride);
         if (perLayer > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(capacity), $"context size {capacity} is too large for one cache array");
@@ -31,7 +43,7 @@ public sealed class KvCache
             for (int l = 0; l < layers; l++)
             {
                 _k16[l] = new Half[capacity * KeyStride];
-                _v16[l] = new Half[capacity * ValueStride];
+                _v16[l] = ValueStride == 0 ? Array.Empty<Half>() : new Half[capacity * ValueStride];
             }
         }
         else
@@ -41,13 +53,15 @@ public sealed class KvCache
             for (int l = 0; l < layers; l++)
             {
                 _k32[l] = new float[capacity * KeyStride];
-                _v32[l] = new float[capacity * ValueStride];
+                _v32[l] = ValueStride == 0 ? Array.Empty<float>() : new float[capacity * ValueStride];
             }
         }
     }
 
     public static KvCache For(ModelConfig c, int capacity, KvCacheType type = KvCacheType.F16) =>
-        new(c.LayerCount, c.KvHeadCount, c.KeyLength, c.ValueLength, capacity, type);
+        new(c.LayerCount, capacity, type, c.CacheKeyWidth, c.CacheValueWidth);
+
+    public int Layers { get; }
 
     public int Capacity { get; }
     public KvCacheType Type { get; }
@@ -57,11 +71,12 @@ public sealed class KvCache
     /// <summary>Number of positions filled.</summary>
     public int Length { get; private set; }
 
-    public long SizeInBytes => (long)(_k16?.Length ?? _k32!.Length) * Capacity * (KeyStride + ValueStride) * ElementSize(Type);
+    public long SizeInBytes => (long)Layers * Capacity * (KeyStride + ValueStride) * ElementSize(Type);
 
-    /// <summary>Bytes the cache holds per token of context for a model (keys and values of every layer).</summary>
+    /// <summary>Bytes the cache holds per token of context for a model (keys and values of every layer; for MLA
+    /// the latent and the RoPE key only).</summary>
     public static long BytesPerToken(ModelConfig c, KvCacheType type = KvCacheType.F16) =>
-        (long)c.LayerCount * c.KvHeadCount * (c.KeyLength + c.ValueLength) * ElementSize(type);
+        (long)c.LayerCount * (c.CacheKeyWidth + c.CacheValueWidth) * ElementSize(type);
 
     private static int ElementSize(KvCacheType type) => type == KvCacheType.F16 ? 2 : 4;
 
@@ -77,12 +92,13 @@ public sealed class KvCache
         if (Type == KvCacheType.F16)
         {
             System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(keys[..(count * KeyStride)], _k16![layer].AsSpan(position * KeyStride, count * KeyStride));
-            System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(values[..(count * ValueStride)], _v16![layer].AsSpan(position * ValueStride, count * ValueStride));
+            if (ValueStride > 0)
+                System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(values[..(count * ValueStride)], _v16![layer].AsSpan(position * ValueStride, count * ValueStride));
         }
         else
         {
             keys[..(count * KeyStride)].CopyTo(_k32![layer].AsSpan(position * KeyStride));
-            values[..(count * ValueStride)].CopyTo(_v32![layer].AsSpan(position * ValueStride));
+            if (ValueStride > 0) values[..(count * ValueStride)].CopyTo(_v32![layer].AsSpan(position * ValueStride));
         }
     }
 

@@ -7,16 +7,19 @@ namespace SeekSharp.Inference;
 /// <summary>A GGUF model opened for inference: the memory-mapped file, its transformer and its tokenizer.</summary>
 public sealed class LanguageModel : IDisposable
 {
-    private LanguageModel(GgufFile file, DecoderTransformer transformer, BpeTokenizer tokenizer)
+    private LanguageModel(GgufFile file, IDecoderModel model, BpeTokenizer tokenizer)
     {
         File = file;
-        Transformer = transformer;
+        Model = model;
         Tokenizer = tokenizer;
     }
 
     public GgufFile File { get; }
-    public DecoderTransformer Transformer { get; }
-    public ModelConfig Config => Transformer.Config;
+    /// <summary>The architecture's forward pass.</summary>
+    public IDecoderModel Model { get; }
+    /// <summary>The Llama-family transformer, or null for other architectures (see <see cref="Model"/>).</summary>
+    public DecoderTransformer? Transformer => Model as DecoderTransformer;
+    public ModelConfig Config => Model.Config;
     public BpeTokenizer Tokenizer { get; }
 
     /// <summary>Opens a model file. Errors name the problem: missing file, bad GGUF, unsupported architecture, bad tensor.</summary>
@@ -31,9 +34,11 @@ public sealed class LanguageModel : IDisposable
             if (model != "gpt2")
                 throw new NotSupportedException($"tokenizer model '{model}' is not supported (only byte-level BPE, 'gpt2')");
             var tokenizer = new BpeTokenizer(GgufVocabulary.Read(file));
-            var transformer = new DecoderTransformer(config, TransformerWeights.Load(file, config));
-            if (tokenizer.VocabSize > transformer.Config.VocabSize)
-                throw new GgufFormatException($"tokenizer has {tokenizer.VocabSize} tokens but the model only {transformer.Config.VocabSize}");
+            IDecoderModel transformer = config.IsMla
+                ? new DeepSeek2Transformer(config, DeepSeek2Weights.Load(file, config))
+                : new DecoderTransformer(config, TransformerWeights.Load(file, config));
+            if (tokenizer.VocabSize > config.VocabSize)
+                throw new GgufFormatException($"tokenizer has {tokenizer.VocabSize} tokens but the model only {config.VocabSize}");
             return new LanguageModel(file, transformer, tokenizer);
         }
         catch
@@ -46,5 +51,9 @@ public sealed class LanguageModel : IDisposable
     public InferenceSession CreateSession(int contextSize = 0, int threads = 0, int batchSize = 512, KvCacheType cacheType = KvCacheType.F16) =>
         new(this, contextSize, threads, batchSize, cacheType);
 
-    public void Dispose() => File.Dispose();
+    public void Dispose()
+    {
+        (Model as IDisposable)?.Dispose();
+        File.Dispose();
+    }
 }

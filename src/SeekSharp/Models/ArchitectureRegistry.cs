@@ -22,7 +22,39 @@ public sealed record ModelPreset(
     int ContextLength,
     float RopeFreqBase,
     float RmsNormEpsilon,
-    bool TiedEmbeddings);
+    bool TiedEmbeddings)
+{
+    /// <summary>Latent-attention and mixture-of-experts shape, for "deepseek2" presets.</summary>
+    public DeepSeekShape? DeepSeek { get; init; }
+}
+
+/// <summary>
+/// What a DeepSeek-V2/V3 model adds to <see cref="ModelPreset"/>: MLA ranks and head parts, and the DeepSeekMoE layout.
+/// <see cref="YarnFactor"/> 0 means no RoPE scaling; <see cref="YarnMscaleAllDim"/> is the HF config's mscale_all_dim.
+/// </summary>
+public sealed record DeepSeekShape(
+    int QLoraRank,
+    int KvLoraRank,
+    int QkNopeHeadDim,
+    int QkRopeHeadDim,
+    int VHeadDim,
+    int ExpertCount,
+    int ExpertUsedCount,
+    int ExpertSharedCount,
+    int ExpertFeedForwardLength,
+    int LeadingDenseBlocks,
+    ExpertGating Gating,
+    bool SelectionBias,
+    bool NormalizeWeights,
+    float RoutedScaling,
+    int ExpertGroups,
+    int ExpertGroupsUsed,
+    float YarnFactor,
+    int YarnOriginalContext,
+    float YarnMscaleAllDim)
+{
+    public int NextNLayers { get; init; }
+}
 
 public static class ArchitectureRegistry
 {
@@ -31,6 +63,7 @@ public static class ArchitectureRegistry
         Architectures.Llama.Family,
         Architectures.Qwen2.Family,
         Architectures.Qwen3.Family,
+        Architectures.DeepSeek2.Family,
     };
 
     public static IEnumerable<string> Names => All.Select(a => a.Name);

@@ -10,7 +10,7 @@ namespace SeekSharp.Models;
 /// feed-forward. One forward pass handles a batch of consecutive tokens of one sequence (prefill) or a single token
 /// (decode); the per-architecture differences (biases, q/k norms, RoPE layout) come from <see cref="ModelConfig"/>.
 /// </summary>
-public sealed class DecoderTransformer
+public sealed class DecoderTransformer : IDecoderModel
 {
     public DecoderTransformer(ModelConfig config, TransformerWeights weights)
     {
@@ -24,6 +24,11 @@ public sealed class DecoderTransformer
     public ModelConfig Config { get; }
     public TransformerWeights Weights { get; }
     internal RotaryEmbedding Rope { get; }
+
+    public IForwardWorkspace CreateWorkspace(int maxTokens) => new ForwardWorkspace(Config, maxTokens);
+
+    void IDecoderModel.Forward(ReadOnlySpan<int> tokens, KvCache cache, IForwardWorkspace workspace, Span<float> logits, bool allLogits, WorkerPool pool) =>
+        Forward(tokens, cache, (ForwardWorkspace)workspace, logits, allLogits, pool);
 
     /// <summary>
     /// Runs <paramref name="tokens"/> at the cache's next positions, appends their keys/values to the cache, and
@@ -148,7 +153,7 @@ public sealed class DecoderTransformer
 }
 
 /// <summary>Activation buffers for forward passes of up to <see cref="MaxTokens"/> tokens, allocated once.</summary>
-public sealed class ForwardWorkspace
+public sealed class ForwardWorkspace : IForwardWorkspace
 {
     [ThreadStatic] private static float[]? t_scores;
 

@@ -49,21 +49,29 @@ public static class RandomModelBuilder
         w.Set($"{arch}.block_count", (uint)s.LayerCount);
         w.Set($"{arch}.feed_forward_length", (uint)ff);
         w.Set($"{arch}.attention.head_count", (uint)s.HeadCount);
-        w.Set($"{arch}.attention.head_count_kv", (uint)s.KvHeadCount);
-        w.Set($"{arch}.attention.key_length", (uint)hd);
-        w.Set($"{arch}.attention.value_length", (uint)hd);
-        w.Set($"{arch}.rope.dimension_count", (uint)hd);
         w.Set($"{arch}.rope.freq_base", s.RopeFreqBase);
         w.Set($"{arch}.attention.layer_norm_rms_epsilon", s.RmsNormEpsilon);
-        GgufVocabulary.Write(w, vocab);
-        if ((o.ChatTemplate ?? (o.Vocabulary is null ? Chat.ModelChatTemplate.ChatML : null)) is string template)
-            w.Set("tokenizer.chat_template", template);
-
         var specs = new List<TensorSpec>
         {
             new("token_embd.weight", d, nVocab, Init.Embedding, true),
         };
-        for (int l = 0; l < s.LayerCount; l++)
+        if (s.DeepSeek is DeepSeekShape ds)
+        {
+            w.Set($"{arch}.block_count", (uint)(s.LayerCount + ds.NextNLayers));
+            AddDeepSeek2(w, arch, s, ds, specs);
+        }
+        else
+        {
+            w.Set($"{arch}.attention.head_count_kv", (uint)s.KvHeadCount);
+            w.Set($"{arch}.attention.key_length", (uint)hd);
+            w.Set($"{arch}.attention.value_length", (uint)hd);
+            w.Set($"{arch}.rope.dimension_count", (uint)hd);
+        }
+        GgufVocabulary.Write(w, vocab);
+        if ((o.ChatTemplate ?? (o.Vocabulary is null ? Chat.ModelChatTemplate.ChatML : null)) is string template)
+            w.Set("tokenizer.chat_template", template);
+
+        for (int l = 0; l < (s.DeepSeek == null ? s.LayerCount : 0); l++)
         {
             string p = $"blk.{l}.";
             specs.Add(new(p + "attn_norm.weight", d, 1, Init.Norm, false));
@@ -88,17 +96,104 @@ public static class RandomModelBuilder
             specs.Add(new(p + "ffn_down.weight", ff, d, Init.Residual, true));
         }
         specs.Add(new("output_norm.weight", d, 1, Init.Norm, false));
-        if (!s.TiedEmbeddings) specs.Add(new("output.weight", d, nVocab, Init.Output, true));
+        if (!s.TiedEmbeddings) specs.Add(new("output.weight", d, nVocab, s.DeepSeek != null ? Init.MildOutput : Init.Output, true));
 
         foreach (var spec in specs)
         {
             GgmlType type = spec.Quantizable ? EffectiveType(o.WeightType, spec.Columns) : GgmlType.F32;
             ulong seed = o.Seed ^ Fnv1a(spec.Name);
             var captured = spec with { Tied = s.TiedEmbeddings };
-            long[] dims = spec.Rows == 1 ? new long[] { spec.Columns } : new long[] { spec.Columns, spec.Rows };
+            long[] dims = spec.Stack > 1 ? new long[] { spec.Columns, spec.Rows, spec.Stack }
+                : spec.Rows == 1 ? new long[] { spec.Columns } : new long[] { spec.Columns, spec.Rows };
             w.AddTensor(spec.Name, type, dims, stream => WriteRows(stream, captured, type, seed));
         }
         return w;
+    }
+
+    /// <summary>Keys and tensors of a "deepseek2" model, named and shaped as convert_hf_to_gguf.py writes them
+    /// (split attn_k_b/attn_v_b, the MLA cache described as one KV head of kv_lora_rank + rope).</summary>
+    private static void AddDeepSeek2(GgufWriter w, string arch, ModelPreset s, DeepSeekShape ds, List<TensorSpec> specs)
+    {
+        int d = s.EmbeddingLength, heads = s.HeadCount, kMla = ds.QkNopeHeadDim + ds.QkRopeHeadDim;
+        w.Set($"{arch}.attention.head_count_kv", 1u);
+        w.Set($"{arch}.attention.key_length", (uint)(ds.KvLoraRank + ds.QkRopeHeadDim));
+        w.Set($"{arch}.attention.value_length", (uint)ds.KvLoraRank);
+        w.Set($"{arch}.attention.key_length_mla", (uint)kMla);
+        w.Set($"{arch}.attention.value_length_mla", (uint)ds.VHeadDim);
+        w.Set($"{arch}.rope.dimension_count", (uint)ds.QkRopeHeadDim);
+        w.Set($"{arch}.attention.q_lora_rank", (uint)ds.QLoraRank);
+        w.Set($"{arch}.attention.kv_lora_rank", (uint)ds.KvLoraRank);
+        w.Set($"{arch}.leading_dense_block_count", (uint)ds.LeadingDenseBlocks);
+        w.Set($"{arch}.expert_count", (uint)ds.ExpertCount);
+        w.Set($"{arch}.expert_used_count", (uint)ds.ExpertUsedCount);
+        w.Set($"{arch}.expert_shared_count", (uint)ds.ExpertSharedCount);
+        w.Set($"{arch}.expert_feed_forward_length", (uint)ds.ExpertFeedForwardLength);
+        w.Set($"{arch}.expert_weights_scale", ds.RoutedScaling);
+        w.Set($"{arch}.expert_weights_norm", ds.NormalizeWeights);
+        w.Set($"{arch}.expert_gating_func", (uint)ds.Gating);
+        if (ds.ExpertGroups > 1)
+        {
+            w.Set($"{arch}.expert_group_count", (uint)ds.ExpertGroups);
+            w.Set($"{arch}.expert_group_used_count", (uint)ds.ExpertGroupsUsed);
+        }
+        if (ds.NextNLayers > 0) w.Set($"{arch}.nextn_predict_layers", (uint)ds.NextNLayers);
+        if (ds.YarnFactor > 0)
+        {
+            w.Set($"{arch}.rope.scaling.type", "yarn");
+            w.Set($"{arch}.rope.scaling.factor", ds.YarnFactor);
+            w.Set($"{arch}.rope.scaling.original_context_length", (uint)ds.YarnOriginalContext);
+            // the converter writes 0.1 × mscale_all_dim
+            w.Set($"{arch}.rope.scaling.yarn_log_multiplier", 0.1f * ds.YarnMscaleAllDim);
+        }
+
+        int shared = ds.ExpertFeedForwardLength * ds.ExpertSharedCount;
+        for (int l = 0; l < s.LayerCount + ds.NextNLayers; l++)
+        {
+            string p = $"blk.{l}.";
+            specs.Add(new(p + "attn_norm.weight", d, 1, Init.Norm, false));
+            if (ds.QLoraRank > 0)
+            {
+                specs.Add(new(p + "attn_q_a.weight", d, ds.QLoraRank, Init.Projection, true));
+                specs.Add(new(p + "attn_q_a_norm.weight", ds.QLoraRank, 1, Init.Norm, false));
+                specs.Add(new(p + "attn_q_b.weight", ds.QLoraRank, heads * kMla, Init.Projection, true));
+            }
+            else specs.Add(new(p + "attn_q.weight", d, heads * kMla, Init.Projection, true));
+            specs.Add(new(p + "attn_kv_a_mqa.weight", d, ds.KvLoraRank + ds.QkRopeHeadDim, Init.Projection, true));
+            specs.Add(new(p + "attn_kv_a_norm.weight", ds.KvLoraRank, 1, Init.Norm, false));
+            specs.Add(new(p + "attn_k_b.weight", ds.QkNopeHeadDim, ds.KvLoraRank, Init.Projection, true) { Stack = heads });
+            specs.Add(new(p + "attn_v_b.weight", ds.KvLoraRank, ds.VHeadDim, Init.Projection, true) { Stack = heads });
+            specs.Add(new(p + "attn_output.weight", heads * ds.VHeadDim, d, Init.Residual, true));
+            specs.Add(new(p + "ffn_norm.weight", d, 1, Init.Norm, false));
+            if (l < ds.LeadingDenseBlocks)
+            {
+                specs.Add(new(p + "ffn_gate.weight", d, s.FeedForwardLength, Init.Projection, true));
+                specs.Add(new(p + "ffn_up.weight", d, s.FeedForwardLength, Init.Projection, true));
+                specs.Add(new(p + "ffn_down.weight", s.FeedForwardLength, d, Init.Residual, true));
+            }
+            else
+            {
+                // the router stays f32, as the converter and llama-quantize keep it
+                specs.Add(new(p + "ffn_gate_inp.weight", d, ds.ExpertCount, Init.Router, false));
+                if (ds.SelectionBias) specs.Add(new(p + "exp_probs_b.bias", ds.ExpertCount, 1, Init.Bias, false));
+                specs.Add(new(p + "ffn_gate_exps.weight", d, ds.ExpertFeedForwardLength, Init.Projection, true) { Stack = ds.ExpertCount });
+                specs.Add(new(p + "ffn_up_exps.weight", d, ds.ExpertFeedForwardLength, Init.Projection, true) { Stack = ds.ExpertCount });
+                specs.Add(new(p + "ffn_down_exps.weight", ds.ExpertFeedForwardLength, d, Init.Residual, true) { Stack = ds.ExpertCount });
+                if (shared > 0)
+                {
+                    specs.Add(new(p + "ffn_gate_shexp.weight", d, shared, Init.Projection, true));
+                    specs.Add(new(p + "ffn_up_shexp.weight", d, shared, Init.Projection, true));
+                    specs.Add(new(p + "ffn_down_shexp.weight", shared, d, Init.Residual, true));
+                }
+            }
+            if (l >= s.LayerCount)
+            {
+                // multi-token-prediction block extras (DeepSeek-V3's MTP module)
+                specs.Add(new(p + "nextn.enorm.weight", d, 1, Init.Norm, false));
+                specs.Add(new(p + "nextn.hnorm.weight", d, 1, Init.Norm, false));
+                specs.Add(new(p + "nextn.eh_proj.weight", 2 * d, d, Init.Projection, true));
+                specs.Add(new(p + "nextn.shared_head_norm.weight", d, 1, Init.Norm, false));
+            }
+        }
     }
 
     /// <summary>Type a tensor really gets: K-quants need rows that are multiples of 256, so narrower tensors fall back
@@ -135,11 +230,13 @@ public static class RandomModelBuilder
         _ => throw new NotSupportedException($"cannot write models of type {GgmlTypeInfo.Name(type)}"),
     };
 
-    private enum Init { Embedding, Norm, Projection, Residual, Bias, Output }
+    private enum Init { Embedding, Norm, Projection, Residual, Bias, Output, Router, Sharp, MildOutput }
 
     private sealed record TensorSpec(string Name, int Columns, int Rows, Init Init, bool Quantizable)
     {
         public bool Tied { get; init; }
+        /// <summary>Number of matrices in a 3-D tensor (experts, or per-head matrices).</summary>
+        public int Stack { get; init; } = 1;
     }
 
     private static void WriteRows(Stream stream, TensorSpec spec, GgmlType type, ulong seed)
@@ -147,7 +244,7 @@ public static class RandomModelBuilder
         var rng = new GaussianRandom(seed);
         var values = new float[spec.Columns];
         var bytes = new byte[GgmlTypeInfo.RowSize(type, spec.Columns)];
-        for (int r = 0; r < spec.Rows; r++)
+        for (long r = 0; r < (long)spec.Rows * spec.Stack; r++)
         {
             FillRow(values, spec, rng);
             Quantizer.QuantizeRow(type, values, bytes);
@@ -180,6 +277,28 @@ public static class RandomModelBuilder
                 // tokens stand out, so the top-1 choice has a clear margin.
                 float scale = 4f / MathF.Sqrt(spec.Columns) * MathF.Exp(1.0f * rng.NextGaussian());
                 for (int i = 0; i < n; i++) row[i] = scale * rng.NextGaussian();
+                break;
+            }
+            case Init.Router:
+            {
+                // Router logits spread by a few units so expert choices have clear margins (a near-tie flipped by
+                // rounding would send a token to another expert and make the engines' outputs incomparable).
+                float std = 3f / MathF.Sqrt(spec.Columns);
+                for (int i = 0; i < n; i++) row[i] = std * rng.NextGaussian();
+                break;
+            }
+            case Init.MildOutput:
+            {
+                // As Output with half the spread of row norms: MoE models' hidden states are smoother, and a few very
+                // long output rows would otherwise absorb greedy runs into one repeated token.
+                float scale = 4f / MathF.Sqrt(spec.Columns) * MathF.Exp(0.5f * rng.NextGaussian());
+                for (int i = 0; i < n; i++) row[i] = scale * rng.NextGaussian();
+                break;
+            }
+            case Init.Sharp:
+            {
+                float std = 3f / MathF.Sqrt(spec.Columns);
+                for (int i = 0; i < n; i++) row[i] = std * rng.NextGaussian();
                 break;
             }
             case Init.Projection:

@@ -77,6 +77,23 @@ public sealed class TransformerWeights
 /// <summary>Finds tensors by name and checks their shapes and types, with errors that name the tensor.</summary>
 internal sealed unsafe class TensorLoader(GgufFile file)
 {
+    /// <summary>A 3-D tensor [columns, rows, count] (experts, or per-head matrices) as <paramref name="count"/> matrices.</summary>
+    public WeightMatrix[] Stack(string name, long columns, long rows, long count)
+    {
+        var t = Find(name);
+        if (t.Dimensions.Length < 3 || t.Dimensions[0] != columns || t.Dimensions[1] != rows || t.Dimensions[2] != count || t.Dimensions.Skip(3).Any(d => d != 1))
+            throw new GgufFormatException($"tensor '{name}' has shape [{string.Join(", ", t.Dimensions)}], expected [{columns}, {rows}, {count}]");
+        if (!MatMul.Supports(t.Type))
+            throw new NotSupportedException($"tensor '{name}' uses weight type {GgmlTypeInfo.Name(t.Type)}, which is not supported");
+        byte* data = file.GetDataPointer(t);
+        long bytes = GgmlTypeInfo.RowSize(t.Type, columns) * rows;
+        var result = new WeightMatrix[count];
+        for (int i = 0; i < count; i++) result[i] = new WeightMatrix(t.Type, (int)rows, (int)columns, data + i * bytes);
+        return result;
+    }
+
+    public bool Has(string name) => file.TryGetTensor(name, out _);
+
     public WeightMatrix Matrix(string name, long columns, long rows)
     {
         var t = Find(name);

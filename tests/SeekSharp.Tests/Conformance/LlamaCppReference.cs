@@ -97,15 +97,21 @@ internal sealed class LlamaCppReference : IDisposable
         return result.ToArray();
     }
 
-    /// <summary>Logits at every position of <paramref name="tokens"/> ([n][vocab]), evaluated in one batch.</summary>
-    public float[][] Logits(int[] tokens)
+    /// <summary>Logits at every position of <paramref name="tokens"/> ([n][vocab]), evaluated in one batch (or in
+    /// batches of <paramref name="batchSize"/> tokens).</summary>
+    public float[][] Logits(int[] tokens, int batchSize = 0)
     {
         _ctx.MemoryClear(true);
-        var batch = new LLamaBatch();
-        for (int i = 0; i < tokens.Length; i++) batch.Add(tokens[i], i, LLamaSeqId.Zero, true);
-        Decode(batch);
+        if (batchSize <= 0) batchSize = tokens.Length;
         var all = new float[tokens.Length][];
-        for (int i = 0; i < tokens.Length; i++) all[i] = _ctx.GetLogitsIth(i).ToArray();
+        for (int start = 0; start < tokens.Length; start += batchSize)
+        {
+            var batch = new LLamaBatch();
+            int end = Math.Min(tokens.Length, start + batchSize);
+            for (int i = start; i < end; i++) batch.Add(tokens[i], i, LLamaSeqId.Zero, true);
+            Decode(batch);
+            for (int i = start; i < end; i++) all[i] = _ctx.GetLogitsIth(i - start).ToArray();
+        }
         return all;
     }
 

@@ -22,16 +22,20 @@ public sealed class TestModels : IDisposable
 
     public static bool IsKQuant(GgmlType t) => t is GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
-    public string Get(string arch, GgmlType type, Vocabulary? vocab = null, string vocabName = "synthetic", bool? wide = null, bool tied = false)
+    public string Get(string arch, GgmlType type, Vocabulary? vocab = null, string vocabName = "synthetic", bool? wide = null, bool tied = false,
+        string preset = "tiny")
     {
         bool isWide = wide ?? IsKQuant(type);
-        string key = $"{arch}-{GgmlTypeInfo.Name(type)}-{vocabName}{(isWide ? "-wide" : "")}{(tied ? "-tied" : "")}";
+        string key = $"{arch}-{preset}-{GgmlTypeInfo.Name(type)}-{vocabName}{(isWide ? "-wide" : "")}{(tied ? "-tied" : "")}";
         return _paths.GetOrAdd(key, k => new Lazy<string>(() =>
         {
             var family = ArchitectureRegistry.Find(arch)!;
-            var shape = family.Presets.First(p => p.Name == "tiny");
+            var shape = family.Presets.First(p => p.Name == preset);
             shape = shape with { TiedEmbeddings = tied };
             if (isWide) shape = shape with { EmbeddingLength = 256, FeedForwardLength = 512, HeadDim = 64 };
+            // K-quant DeepSeek models: 256-wide expert and latent rows too
+            if (isWide && shape.DeepSeek is DeepSeekShape ds)
+                shape = shape with { DeepSeek = ds with { ExpertFeedForwardLength = 256, KvLoraRank = 256 } };
             string path = Path.Combine(Folder, k + ".gguf");
             RandomModelBuilder.Build(new RandomModelOptions
             {

@@ -1,0 +1,351 @@
+using SeekSharp.Inference;
+using SeekSharp.Numerics;
+using SeekSharp.Numerics.Quantization;
+using SeekSharp.Numerics.Threading;
+
+namespace SeekSharp.Models;
+
+/// <summary>
+/// DeepSeek-V2/V3 (GGUF "deepseek2") in llama.cpp's absorbed form. Attention is multi-head latent attention run in the
+/// latent space: the cache holds, per token and layer, only the normalised KV latent (kv_lora_rank values) and the
+/// shared RoPE key; each head's no-RoPE query is mapped into the latent space through attn_k_b, so every head attends
+/// over the same cached rows (multi-query attention with kv_lora_rank + rope wide heads, the latent serving as value),
+/// and the attended latent is mapped to the head's value through attn_v_b. The feed-forward is dense for the leading
+/// blocks and DeepSeekMoE after them: routed experts (only the chosen ones are read) plus always-on shared experts.
+/// </summary>
+public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
+{
+    public DeepSeek2Transformer(ModelConfig config, DeepSeek2Weights weights)
+    {
+        if (!config.IsMla) throw new ArgumentException("not a multi-head latent attention model", nameof(config));
+        Config = config;
+        Weights = weights;
+        // DeepSeek rotates adjacent pairs (ggml's normal mode) over the RoPE part only.
+        Rope = new RotaryEmbedding(config.RopeDimensions, neox: false, config.RopeFreqBase, config.RopeFreqScale,
+            config.YarnExtFactor, config.YarnAttnFactor, config.RopeOriginalContext, config.YarnBetaFast, config.YarnBetaSlow);
+        AttentionScale = config.MlaAttentionScale;
+    }
+
+    public ModelConfig Config { get; }
+    public DeepSeek2Weights Weights { get; }
+    internal RotaryEmbedding Rope { get; }
+    /// <summary>Softmax scale of the latent attention (YaRN mscale² / √key_length_mla).</summary>
+    public float AttentionScale { get; }
+
+    public IForwardWorkspace CreateWorkspace(int maxTokens) => new DeepSeek2Workspace(Config, maxTokens);
+
+    private bool _disposed;
+
+    /// <summary>Frees matrices derived at load time (the split of a legacy attn_kv_b), if any.</summary>
+    public unsafe void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        foreach (nint p in Weights.OwnedBuffers) System.Runtime.InteropServices.NativeMemory.Free((void*)p);
+    }
+
+    void IDecoderModel.Forward(ReadOnlySpan<int> tokens, KvCache cache, IForwardWorkspace workspace, Span<float> logits, bool allLogits, WorkerPool pool) =>
+        Forward(tokens, cache, (DeepSeek2Workspace)workspace, logits, allLogits, pool);
+
+    public void Forward(ReadOnlySpan<int> tokens, KvCache cache, DeepSeek2Workspace ws, Span<float> logits, bool allLogits, WorkerPool pool)
+    {
+        var c = Config;
+        int n = tokens.Length;
+        if (n == 0) return;
+        if (n > ws.MaxTokens) throw new ArgumentException($"batch of {n} tokens exceeds the workspace size {ws.MaxTokens}");
+        if (cache.KeyStride != c.CacheKeyWidth || cache.ValueStride != 0)
+            throw new ArgumentException("the cache was not made for this model (KvCache.For)", nameof(cache));
+        int pos0 = cache.Length;
+        if (pos0 + n > cache.Capacity)
+            throw new InvalidOperationException($"context is full: {pos0} + {n} tokens exceed the context size {cache.Capacity}");
+        int d = c.EmbeddingLength, heads = c.HeadCount, kMla = c.KeyLengthMla, vMla = c.ValueLengthMla;
+        int rope = c.RopeDimensions, nope = c.QkNopeHeadDim, kvLora = c.KvLoraRank, row = kvLora + rope;
+        int qDim = heads * kMla;
+
+        var x = ws.X.AsSpan(0, n * d);
+        var xb = ws.Xb.AsSpan(0, n * d);
+        var q = ws.Q.AsSpan(0, n * qDim);
+        var kv = ws.Kv.AsSpan(0, n * row);
+
+        for (int t = 0; t < n; t++)
+        {
+            int id = tokens[t];
+            if ((uint)id >= (uint)c.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {id} is outside the vocabulary (0..{c.VocabSize - 1})");
+            Dequantizer.DequantizeRow(Weights.TokenEmbedding.Type, Weights.TokenEmbedding.Row(id), x.Slice(t * d, d));
+        }
+        int half = rope / 2;
+        for (int t = 0; t < n; t++)
+            Rope.ComputeAngles(pos0 + t, ws.RopeCos.AsSpan(t * half, half), ws.RopeSin.AsSpan(t * half, half));
+
+        for (int l = 0; l < c.LayerCount; l++)
+        {
+            var w = Weights.Layers[l];
+            for (int t = 0; t < n; t++)
+                Normalization.RmsNorm(x.Slice(t * d, d), w.AttnNorm, xb.Slice(t * d, d), c.RmsNormEpsilon);
+
+            // queries: [token][head][nope | rope]
+            if (w.Wq is WeightMatrix wq)
+                MatMul.Multiply(wq, xb, n, q, pool);
+            else
+            {
+                var qa = ws.QA.AsSpan(0, n * c.QLoraRank);
+                MatMul.Multiply(w.WqA!.Value, xb, n, qa, pool);
+                for (int t = 0; t < n; t++)
+                {
+                    var r = qa.Slice(t * c.QLoraRank, c.QLoraRank);
+                    Normalization.RmsNorm(r, w.QANorm, r, c.RmsNormEpsilon);
+                }
+                MatMul.Multiply(w.WqB!.Value, qa, n, q, pool);
+            }
+            // latent and shared RoPE key: [token][kv_lora | rope]
+            MatMul.Multiply(w.WkvA, xb, n, kv, pool);
+            for (int t = 0; t < n; t++)
+            {
+                var cos = ws.RopeCos.AsSpan(t * half, half);
+                var sin = ws.RopeSin.AsSpan(t * half, half);
+                for (int h = 0; h < heads; h++)
+                    Rope.Apply(q.Slice(t * qDim + h * kMla + nope, rope), rope, cos, sin);
+                Rope.Apply(kv.Slice(t * row + kvLora, rope), rope, cos, sin);
+                var latent = kv.Slice(t * row, kvLora);
+                Normalization.RmsNorm(latent, w.KvANorm, latent, c.RmsNormEpsilon);
+            }
+            cache.Store(l, pos0, n, kv, ReadOnlySpan<float>.Empty);
+
+            // absorb: per head, latent-space query = k_b · q_nope (ggml batches this per head over the tokens)
+            var qNope = ws.HeadIn.AsSpan(0, n * nope);
+            var qLatent = ws.HeadOut.AsSpan(0, n * kvLora);
+            var qFull = ws.QFull.AsSpan(0, n * heads * row);
+            for (int h = 0; h < heads; h++)
+            {
+                for (int t = 0; t < n; t++)
+                    q.Slice(t * qDim + h * kMla, nope).CopyTo(qNope.Slice(t * nope, nope));
+                // ggml reads the no-RoPE queries through a permuted view: F32 weights then skip tinyBLAS (it needs a
+                // contiguous f32 operand), other types convert the view into a contiguous buffer first and use it.
+                if (w.Kb[h].Type == Gguf.GgmlType.F32) MatMul.MultiplyExpert(w.Kb[h], qNope, n, qLatent, pool);
+                else MatMul.Multiply(w.Kb[h], qNope, n, qLatent, pool);
+                for (int t = 0; t < n; t++)
+                {
+                    var dst = qFull.Slice((t * heads + h) * row, row);
+                    qLatent.Slice(t * kvLora, kvLora).CopyTo(dst);
+                    q.Slice(t * qDim + h * kMla + nope, rope).CopyTo(dst[kvLora..]);
+                }
+            }
+
+            if (cache.Type == KvCacheType.F16)
+                LatentAttention.TransposeLatent(cache.Keys16(l), row, kvLora, pos0 + n, ws.LatentT(kvLora * LatentAttention.PaddedLength(pos0 + n)));
+            var body = new LatentAttentionBody(this, cache, ws, l, pos0, n);
+            pool.For(n * heads, ref body);
+
+            // decompress: per head, value = v_b · attended latent
+            var att = ws.Att.AsSpan(0, n * heads * vMla);
+            var latentIn = ws.HeadIn.AsSpan(0, n * kvLora);
+            var valueOut = ws.HeadOut.AsSpan(0, n * vMla);
+            for (int h = 0; h < heads; h++)
+            {
+                for (int t = 0; t < n; t++)
+                    ws.AttLatent.AsSpan((t * heads + h) * kvLora, kvLora).CopyTo(latentIn.Slice(t * kvLora, kvLora));
+                MatMul.Multiply(w.Vb[h], latentIn, n, valueOut, pool);
+                for (int t = 0; t < n; t++)
+                    valueOut.Slice(t * vMla, vMla).CopyTo(att.Slice(t * heads * vMla + h * vMla, vMla));
+            }
+            MatMul.Multiply(w.Wo, att, n, xb, pool);
+            Activations.AddInPlace(x, xb);
+
+            for (int t = 0; t < n; t++)
+                Normalization.RmsNorm(x.Slice(t * d, d), w.FfnNorm, xb.Slice(t * d, d), c.RmsNormEpsilon);
+            var ffnOut = ws.FfnOut.AsSpan(0, n * d);
+            if (w.IsMoe)
+                MixtureOfExperts(w, xb, n, ffnOut, ws, pool);
+            else
+                Ffn(w.FfnGate!.Value, w.FfnUp!.Value, w.FfnDown!.Value, xb, n, ffnOut, ws, pool);
+            Activations.AddInPlace(x, ffnOut);
+        }
+        cache.SetLength(pos0 + n);
+
+        int first = allLogits ? 0 : n - 1;
+        int outputs = n - first;
+        for (int t = first; t < n; t++)
+            Normalization.RmsNorm(x.Slice(t * d, d), Weights.OutputNorm, xb.Slice((t - first) * d, d), c.RmsNormEpsilon);
+        MatMul.Multiply(Weights.Output, xb[..(outputs * d)], outputs, logits[..(outputs * c.VocabSize)], pool);
+    }
+
+    /// <summary>SwiGLU feed-forward: down · (silu(gate · x) ⊙ (up · x)).</summary>
+    private static void Ffn(in WeightMatrix gate, in WeightMatrix up, in WeightMatrix down, ReadOnlySpan<float> x, int n,
+        Span<float> y, DeepSeek2Workspace ws, WorkerPool pool)
+    {
+        int ff = gate.Rows;
+        var g = ws.Gate.AsSpan(0, n * ff);
+        var u = ws.Up.AsSpan(0, n * ff);
+        MatMul.Multiply(gate, x, n, g, pool);
+        MatMul.Multiply(up, x, n, u, pool);
+        GgmlExp.SwiGluRows(g, u, ff);
+        MatMul.Multiply(down, g, n, y, pool);
+    }
+
+    /// <summary>
+    /// Routed experts plus shared experts. Tokens are grouped by expert so each chosen expert's matrices are read once
+    /// per batch; expert outputs are weighted and summed per token in the router's order (best first), then the
+    /// shared experts' output is added, the order of llama.cpp's graph.
+    /// </summary>
+    private void MixtureOfExperts(DeepSeek2LayerWeights w, ReadOnlySpan<float> x, int n, Span<float> y, DeepSeek2Workspace ws, WorkerPool pool)
+    {
+        var c = Config;
+        int d = c.EmbeddingLength, experts = c.ExpertCount, used = c.ExpertUsedCount, ff = c.ExpertFeedForwardLength;
+        var logits = ws.RouterLogits.AsSpan(0, n * experts);
+        MatMul.Multiply(w.Router!.Value, x, n, logits, pool);
+        var chosen = ws.Chosen.AsSpan(0, n * used);
+        var weights = ws.ChosenWeights.AsSpan(0, n * used);
+        for (int t = 0; t < n; t++)
+            ExpertRouting.Route(logits.Slice(t * experts, experts), c.ExpertGating == ExpertGating.Sigmoid, w.RouterBias,
+                c.ExpertGroupCount, c.ExpertGroupUsedCount, c.ExpertWeightsNorm, c.ExpertWeightsScale,
+                ws.RouterScratch, chosen.Slice(t * used, used), weights.Slice(t * used, used));
+
+        // per (token, slot) expert outputs, then summed in slot order
+        var slots = ws.ExpertOut.AsSpan(0, n * used * d);
+        var xe = ws.ExpertIn.AsSpan();
+        var g = ws.Gate.AsSpan();
+        var u = ws.Up.AsSpan();
+        var ye = ws.ExpertY.AsSpan();
+        var members = ws.Members;
+        for (int e = 0; e < experts; e++)
+        {
+            int count = 0;
+            for (int i = 0; i < n * used; i++)
+                if (chosen[i] == e) members[count++] = i;
+            if (count == 0) continue;
+            for (int m = 0; m < count; m++)
+                x.Slice(members[m] / used * d, d).CopyTo(xe.Slice(m * d, d));
+            MatMul.MultiplyExpert(w.GateExperts![e], xe, count, g, pool);
+            MatMul.MultiplyExpert(w.UpExperts![e], xe, count, u, pool);
+            GgmlExp.SwiGluRows(g[..(count * ff)], u[..(count * ff)], ff);
+            MatMul.MultiplyExpert(w.DownExperts![e], g, count, ye, pool);
+            for (int m = 0; m < count; m++)
+            {
+                int slot = members[m];
+                var dst = slots.Slice(slot * d, d);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(ye.Slice(m * d, d), weights[slot], dst);
+            }
+        }
+        for (int t = 0; t < n; t++)
+        {
+            var yt = y.Slice(t * d, d);
+            slots.Slice(t * used * d, d).CopyTo(yt);
+            for (int s = 1; s < used; s++) Activations.AddInPlace(yt, slots.Slice((t * used + s) * d, d));
+        }
+        if (w.GateShared is WeightMatrix gs)
+        {
+            var shared = ws.SharedOut.AsSpan(0, n * d);
+            Ffn(gs, w.UpShared!.Value, w.DownShared!.Value, x, n, shared, ws, pool);
+            Activations.AddInPlace(y, shared);
+        }
+    }
+
+    /// <summary>One (token, head) pair per work item: the head's latent query attends over the cached latent rows.</summary>
+    private readonly struct LatentAttentionBody(DeepSeek2Transformer model, KvCache cache, DeepSeek2Workspace ws, int layer, int pos0, int n) : IParallelBody
+    {
+        public void Execute(int start, int end)
+        {
+            var c = model.Config;
+            int heads = c.HeadCount, kvLora = c.KvLoraRank, row = kvLora + c.RopeDimensions;
+            float scale = model.AttentionScale;
+            var scores = ws.ScoresFor(LatentAttention.PaddedLength(pos0 + n));
+            for (int item = start; item < end; item++)
+            {
+                int t = item / heads;
+                int count = pos0 + t + 1;
+                var q = ws.QFull.AsSpan(item * row, row);
+                var o = ws.AttLatent.AsSpan(item * kvLora, kvLora);
+                // The latent is the value: the first kv_lora_rank values of each cached row.
+                if (cache.Type == KvCacheType.F16)
+                    LatentAttention.HeadF16(q, cache.Keys16(layer), row, ws.LatentT(0), pos0 + n, kvLora, count, scale, n > 1, scores, o);
+                else
+                {
+                    var rows = cache.Keys32(layer);
+                    Attention.HeadF32(q, rows, row, 0, rows, row, 0, kvLora, count, scale, scores, o);
+                }
+            }
+        }
+    }
+}
+
+/// <summary>Activation buffers of <see cref="DeepSeek2Transformer"/> for up to <see cref="MaxTokens"/> tokens.</summary>
+public sealed class DeepSeek2Workspace : IForwardWorkspace
+{
+    [ThreadStatic] private static float[]? t_scores;
+
+    public DeepSeek2Workspace(ModelConfig c, int maxTokens)
+    {
+        MaxTokens = maxTokens;
+        int d = c.EmbeddingLength, heads = c.HeadCount, row = c.KvLoraRank + c.RopeDimensions;
+        int ff = Math.Max(c.FeedForwardLength, Math.Max(c.ExpertFeedForwardLength * Math.Max(1, c.ExpertSharedCount), 1));
+        int used = Math.Max(1, c.ExpertUsedCount);
+        X = new float[maxTokens * d];
+        Xb = new float[maxTokens * d];
+        FfnOut = new float[maxTokens * d];
+        SharedOut = new float[maxTokens * d];
+        QA = new float[maxTokens * Math.Max(1, c.QLoraRank)];
+        Q = new float[maxTokens * heads * c.KeyLengthMla];
+        Kv = new float[maxTokens * row];
+        QFull = new float[maxTokens * heads * row];
+        HeadIn = new float[maxTokens * Math.Max(c.KvLoraRank, c.QkNopeHeadDim)];
+        HeadOut = new float[maxTokens * Math.Max(c.KvLoraRank, c.ValueLengthMla)];
+        AttLatent = new float[maxTokens * heads * c.KvLoraRank];
+        Att = new float[maxTokens * heads * c.ValueLengthMla];
+        // expert batches hold up to every token (each token picks an expert at most once)
+        Gate = new float[maxTokens * ff];
+        Up = new float[maxTokens * ff];
+        RouterLogits = new float[maxTokens * Math.Max(1, c.ExpertCount)];
+        RouterScratch = new float[Math.Max(1, c.ExpertCount)];
+        Chosen = new int[maxTokens * used];
+        ChosenWeights = new float[maxTokens * used];
+        Members = new int[maxTokens * used];
+        ExpertIn = new float[maxTokens * d];
+        ExpertY = new float[maxTokens * d];
+        ExpertOut = new float[maxTokens * used * d];
+        RopeCos = new float[maxTokens * c.RopeDimensions / 2];
+        RopeSin = new float[maxTokens * c.RopeDimensions / 2];
+    }
+
+    public int MaxTokens { get; }
+
+    private Half[] _latentT = Array.Empty<Half>();
+
+    /// <summary>The transposed latent of the current layer (grown on demand, then reused).</summary>
+    internal Span<Half> LatentT(int length)
+    {
+        if (_latentT.Length < length) _latentT = new Half[Math.Max(length, _latentT.Length * 2)];
+        return _latentT;
+    }
+
+    internal float[] X { get; }
+    internal float[] Xb { get; }
+    internal float[] FfnOut { get; }
+    internal float[] SharedOut { get; }
+    internal float[] QA { get; }
+    internal float[] Q { get; }
+    internal float[] Kv { get; }
+    internal float[] QFull { get; }
+    internal float[] HeadIn { get; }
+    internal float[] HeadOut { get; }
+    internal float[] AttLatent { get; }
+    internal float[] Att { get; }
+    internal float[] Gate { get; }
+    internal float[] Up { get; }
+    internal float[] RouterLogits { get; }
+    internal float[] RouterScratch { get; }
+    internal int[] Chosen { get; }
+    internal float[] ChosenWeights { get; }
+    internal int[] Members { get; }
+    internal float[] ExpertIn { get; }
+    internal float[] ExpertY { get; }
+    internal float[] ExpertOut { get; }
+    internal float[] RopeCos { get; }
+    internal float[] RopeSin { get; }
+
+    /// <summary>Per-thread score buffer, grown on demand and then reused (no allocation per token).</summary>
+    internal Span<float> ScoresFor(int positions)
+    {
+        if (t_scores == null || t_scores.Length < positions) t_scores = new float[Math.Max(positions, 1024)];
+        return t_scores;
+    }
+}

@@ -1,0 +1,36 @@
+using SeekSharp.Gguf;
+using SeekSharp.Inference;
+using SeekSharp.Tests.Kernels;
+
+namespace SeekSharp.Tests.Conformance;
+
+/// <summary>
+/// The latent attention and the rest of the DeepSeek forward pass at every vector width down to scalar: the f16 dot
+/// orders they mirror must not depend on the path taken, so logits are bit-identical across widths (batched prefill
+/// and one-token decode both).
+/// </summary>
+[Collection("Kernels")]
+public class DeepSeek2WidthTests(TestModels models) : IClassFixture<TestModels>
+{
+    private static float[] Run(LanguageModel model, int[] tokens)
+    {
+        using var session = model.CreateSession(contextSize: 128, threads: 2, batchSize: 8);
+        var all = session.EvaluateAll(tokens).ToList();
+        foreach (int t in new[] { 5, 17, 42 }) all.AddRange(session.Evaluate([t]).ToArray());
+        return all.ToArray();
+    }
+
+    [Theory]
+    [InlineData("tiny-v3", GgmlType.F16)]
+    [InlineData("tiny", GgmlType.Q8_0)]
+    public void EveryVectorWidthGivesTheSameLogits(string preset, GgmlType type)
+    {
+        using var model = LanguageModel.Load(DeepSeek2ConformanceTests.ModelPath(models, preset, type));
+        int[] tokens = model.Tokenizer.Encode(ModelConformanceTests.Prompt);
+        float[] expected;
+        using (new ForcedWidth(512)) expected = Run(model, tokens);
+        foreach (int width in Cases.Widths)
+            using (new ForcedWidth(width))
+                Assert.Equal(expected, Run(model, tokens));
+    }
+}
