@@ -20,6 +20,8 @@ public sealed partial class BpeTokenizer
     internal ReadOnlySpan<byte> TokenBytes(int id, bool renderSpecial)
     {
         ReadOnlySpan<byte> piece = TokenBytes(id);
+        if (_hf is not null)
+            return !renderSpecial && _hf.Special[id] ? default : piece;
         return !renderSpecial && (_attributes[id] & (TokenAttributes.Control | TokenAttributes.Unknown)) != 0 ? default : piece;
     }
 
@@ -30,6 +32,8 @@ public sealed partial class BpeTokenizer
     /// <summary>The bytes <see cref="Decode"/> decodes (exactly what llama_detokenize writes).</summary>
     public byte[] DecodeToBytes(ReadOnlySpan<int> ids, bool renderSpecial = true)
     {
+        if (_hf is not null)
+            return DecodeToBytesHf(ids, skipSpecial: !renderSpecial);
         int total = 0;
         foreach (int id in ids)
             total += TokenBytes(id, renderSpecial).Length;
@@ -101,6 +105,8 @@ public sealed partial class BpeTokenizer
 
     private byte[] BuildPiece(int id)
     {
+        if (_hf is not null)
+            return BuildPieceHf(id);
         TokenAttributes attr = _attributes[id];
         string text = _texts[id];
         if ((attr & (TokenAttributes.Unknown | TokenAttributes.Control | TokenAttributes.UserDefined)) != 0)

@@ -13,7 +13,7 @@ public sealed partial class BpeTokenizer
     private MergeTable _merges = null!;
     private readonly int[] _byteSymbols = new int[256];
 
-    private void BuildMerges(string[] merges)
+    private void BuildMerges(string[] merges, bool lastRankWins)
     {
         var symbols = new Dictionary<string, int>(_tokenToId, StringComparer.Ordinal);
         var lookup = symbols.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -40,7 +40,12 @@ public sealed partial class BpeTokenizer
             ReadOnlySpan<char> left = merge.AsSpan(0, space), right = merge.AsSpan(space + 1);
             int leftId = SymbolOf(left), rightId = SymbolOf(right);
             if (_merges.Find(leftId, rightId, out _) != int.MaxValue)
-                continue; // duplicate pair: llama.cpp keeps the first (lowest) rank
+            {
+                // duplicate pair: llama.cpp keeps the first (lowest) rank; the tokenizers crate builds a map, so the last wins
+                if (lastRankWins)
+                    _merges.SetRank(leftId, rightId, rank);
+                continue;
+            }
             if (concat.Length < left.Length + right.Length)
                 concat = new char[left.Length + right.Length];
             left.CopyTo(concat);
@@ -75,6 +80,11 @@ public sealed partial class BpeTokenizer
     public void Encode(ReadOnlySpan<char> text, List<int> output, bool addSpecial, bool parseSpecial)
     {
         ArgumentNullException.ThrowIfNull(output);
+        if (_hf is not null)
+        {
+            EncodeHf(text, output, addSpecial, parseSpecial);
+            return;
+        }
         // llama.cpp takes UTF-8, where a lone surrogate cannot exist: it arrives as U+FFFD (Encoding.UTF8's choice).
         string? sanitized = null;
         if (HasLoneSurrogate(text))
@@ -195,7 +205,7 @@ public sealed partial class BpeTokenizer
         Span<byte> bytes = scratch.Bytes.AsSpan(0, n);
         Encoding.UTF8.GetBytes(word, bytes);
 
-        if (_pre.IgnoreMerges)
+        if (_ignoreMerges)
         {
             Span<char> mapped = scratch.Mapped.AsSpan(0, n);
             for (int i = 0; i < n; i++)
