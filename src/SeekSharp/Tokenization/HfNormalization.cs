@@ -47,10 +47,10 @@ internal static class HfNormalization
     /// <summary>Normalizes <paramref name="text"/> (valid UTF-16); returns it unchanged when it already is.</summary>
     public static string Normalize(string text, NormalizationForm form)
     {
-        // below U+0300 nothing decomposes canonically or composes (all combining marks are above), so Latin-1 text is
-        // already NFC/NFD; compatibility forms still map e.g. U+00A0, U+00B2.
+        // Text entirely below a form's limit is already normalized: below U+0300 there are no combining marks, so NFC
+        // leaves it alone; NFD decomposes from U+00C0 (À) on; the compatibility forms map from U+00A0 (NBSP) on.
         bool compat = form is NormalizationForm.FormKC or NormalizationForm.FormKD;
-        int limit = compat ? 0xA0 : 0x300;
+        int limit = form switch { NormalizationForm.FormC => 0x300, NormalizationForm.FormD => 0xC0, _ => 0xA0 };
         if (!text.AsSpan().ContainsAnyExceptInRange('\0', (char)(limit - 1)))
             return text;
 
