@@ -13,6 +13,7 @@ internal static class HfNormalization
     private static readonly byte[] s_ccc = Expand(HfUnicodeData.CombiningClassRuns);
     private static readonly Dictionary<int, (int Offset, int Length)> s_canonical = new(), s_compat = new();
     private static readonly Dictionary<long, int> s_compose = new();
+    private static readonly HashSet<int> s_second = new();   // code points that combine with a preceding starter
 
     private const int SBase = 0xAC00, LBase = 0x1100, VBase = 0x1161, TBase = 0x11A7;
     private const int LCount = 19, VCount = 21, TCount = 28, NCount = VCount * TCount, SCount = LCount * NCount;
@@ -27,7 +28,31 @@ internal static class HfNormalization
         }
         ReadOnlySpan<int> comps = HfUnicodeData.Compositions;
         for (int i = 0; i < comps.Length; i += 3)
+        {
             s_compose[(long)comps[i] << 32 | (uint)comps[i + 1]] = comps[i + 2];
+            s_second.Add(comps[i + 1]);
+        }
+        for (int cp = VBase; cp < VBase + VCount; cp++)
+            s_second.Add(cp);
+        for (int cp = TBase + 1; cp < TBase + TCount; cp++)
+            s_second.Add(cp);
+    }
+
+    // NFC quick check (conservative): no character that could decompose, reorder or compose, so the text is NFC as is.
+    // Most non-Latin text (CJK, kana, Cyrillic without marks...) passes without allocating.
+    private static bool IsSurelyNfc(string text)
+    {
+        for (int i = 0; i < text.Length; i++)
+        {
+            int cp = text[i];
+            if (cp < 0x300)
+                continue;
+            if (char.IsHighSurrogate((char)cp) && i + 1 < text.Length)
+                cp = char.ConvertToUtf32((char)cp, text[++i]);
+            if (s_ccc[cp] != 0 || s_canonical.ContainsKey(cp) || s_second.Contains(cp))
+                return false;
+        }
+        return true;
     }
 
     internal static byte[] Expand(ReadOnlySpan<byte> runs)
@@ -52,6 +77,8 @@ internal static class HfNormalization
         bool compat = form is NormalizationForm.FormKC or NormalizationForm.FormKD;
         int limit = form switch { NormalizationForm.FormC => 0x300, NormalizationForm.FormD => 0xC0, _ => 0xA0 };
         if (!text.AsSpan().ContainsAnyExceptInRange('\0', (char)(limit - 1)))
+            return text;
+        if (form == NormalizationForm.FormC && IsSurelyNfc(text))
             return text;
 
         var cps = new List<int>(text.Length + 8);

@@ -90,7 +90,8 @@ internal sealed class HfPreTokenizer
     /// <summary>Split with a pattern: matches and the gaps between them, combined per behaviour (NormalizedString::split).</summary>
     internal abstract class MatchStep(HfSplitBehavior behavior, bool invert) : Step
     {
-        [ThreadStatic] private static List<(int Start, int End, bool IsMatch)>? t_matches;
+        [ThreadStatic] private static List<(int Start, int End, bool IsMatch)>? t_matches, t_all;
+        [ThreadStatic] private static List<(int Start, int End)>? t_merged;
 
         public HfSplitBehavior Behavior => behavior;
 
@@ -102,15 +103,29 @@ internal sealed class HfPreTokenizer
             var found = t_matches ??= new();
             found.Clear();
             FindMatches(text, start, end, found);
-            // interleave gaps (Pattern::find_matches)
-            var all = found.Count == 0 ? null : new List<(int Start, int End, bool IsMatch)>(found.Count * 2 + 1);
-            if (all is null)
+            if (found.Count == 0)
             {
-                if (behavior == HfSplitBehavior.Removed && invert)
-                    return; // the whole piece is a "match" and is removed
-                output.Add((start, end - start));
+                if (!(behavior == HfSplitBehavior.Removed && invert))
+                    output.Add((start, end - start)); // else the whole piece is a "match" and is removed
                 return;
             }
+            if (behavior == HfSplitBehavior.Isolated)
+            {
+                // the common case: every match and every gap is a piece; no need to materialise the gaps
+                int at = start;
+                foreach (var m in found)
+                {
+                    Emit(output, at, m.Start);
+                    Emit(output, m.Start, m.End);
+                    at = m.End;
+                }
+                Emit(output, at, end);
+                return;
+            }
+
+            // interleave the gaps (Pattern::find_matches), flags inverted with invert
+            var all = t_all ??= new();
+            all.Clear();
             int prev = start;
             foreach (var m in found)
             {
@@ -122,53 +137,46 @@ internal sealed class HfPreTokenizer
             if (prev != end)
                 all.Add((prev, end, invert));
 
-            switch (behavior)
+            if (behavior == HfSplitBehavior.Removed)
             {
-                case HfSplitBehavior.Isolated:
-                    foreach (var p in all)
+                foreach (var p in all)
+                {
+                    if (!p.IsMatch)
                         Emit(output, p.Start, p.End);
-                    break;
-                case HfSplitBehavior.Removed:
-                    foreach (var p in all)
-                    {
-                        if (!p.IsMatch)
-                            Emit(output, p.Start, p.End);
-                    }
-                    break;
-                default:
-                    var merged = new List<(int Start, int End)>(all.Count);
-                    bool previousMatch = false;
-                    if (behavior == HfSplitBehavior.MergedWithNext)
-                    {
-                        for (int i = all.Count - 1; i >= 0; i--)
-                        {
-                            var p = all[i];
-                            if (p.IsMatch && !previousMatch && merged.Count > 0)
-                                merged[^1] = (p.Start, merged[^1].End);
-                            else
-                                merged.Add((p.Start, p.End));
-                            previousMatch = p.IsMatch;
-                        }
-                        merged.Reverse();
-                    }
-                    else
-                    {
-                        foreach (var p in all)
-                        {
-                            bool join = behavior == HfSplitBehavior.MergedWithPrevious
-                                ? p.IsMatch && !previousMatch
-                                : p.IsMatch == previousMatch;
-                            if (join && merged.Count > 0)
-                                merged[^1] = (merged[^1].Start, p.End);
-                            else
-                                merged.Add((p.Start, p.End));
-                            previousMatch = p.IsMatch;
-                        }
-                    }
-                    foreach (var (s, e) in merged)
-                        Emit(output, s, e);
-                    break;
+                }
+                return;
             }
+
+            var merged = t_merged ??= new();
+            merged.Clear();
+            bool previousMatch = false;
+            if (behavior == HfSplitBehavior.MergedWithNext)
+            {
+                for (int i = all.Count - 1; i >= 0; i--)
+                {
+                    var p = all[i];
+                    if (p.IsMatch && !previousMatch && merged.Count > 0)
+                        merged[^1] = (p.Start, merged[^1].End);
+                    else
+                        merged.Add((p.Start, p.End));
+                    previousMatch = p.IsMatch;
+                }
+                merged.Reverse();
+            }
+            else
+            {
+                foreach (var p in all)
+                {
+                    bool join = behavior == HfSplitBehavior.MergedWithPrevious ? p.IsMatch && !previousMatch : p.IsMatch == previousMatch;
+                    if (join && merged.Count > 0)
+                        merged[^1] = (merged[^1].Start, p.End);
+                    else
+                        merged.Add((p.Start, p.End));
+                    previousMatch = p.IsMatch;
+                }
+            }
+            foreach (var (s, e) in merged)
+                Emit(output, s, e);
         }
 
         private static void Emit(List<(int Start, int Length)> output, int start, int end)
