@@ -69,9 +69,7 @@ public sealed partial class BpeTokenizer
             hf.RawAdded.Split(text, 0, skipSpecial: !parseSpecial, segments);
         }
 
-        // (segments is reused below through SubSegments, so walk a snapshot count)
-        int count = segments.Count;
-        for (int s = 0; s < count; s++)
+        for (int s = 0; s < segments.Count; s++)
         {
             var (start, length, id) = segments[s];
             if (id >= 0)
@@ -92,8 +90,9 @@ public sealed partial class BpeTokenizer
             var subs = scratch.SubSegments;
             subs.Clear();
             hf.NormalizedAdded.Split(segment, 0, skipSpecial: !parseSpecial, subs);
-            foreach (var (subStart, subLength, subId) in subs.ToArray())
+            for (int k = 0; k < subs.Count; k++)
             {
+                var (subStart, subLength, subId) = subs[k];
                 if (subId >= 0)
                     output.Add(subId);
                 else if (subLength > 0)

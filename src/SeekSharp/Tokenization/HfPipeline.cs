@@ -15,9 +15,25 @@ internal abstract class HfNormalizer
         public override string Normalize(string text) => HfNormalization.Normalize(text, form);
     }
 
+    /// <summary>The crate's Lowercase: char::to_lowercase per character (full mapping: İ becomes "i\u0307"; no
+    /// Final_Sigma rule, Σ is always σ).</summary>
     internal sealed class Lowercase : HfNormalizer
     {
-        public override string Normalize(string text) => text.ToLowerInvariant();
+        public override string Normalize(string text) =>
+            text.Contains('\u0130') ? LowerWithDottedI(text) : text.ToLowerInvariant();
+
+        private static string LowerWithDottedI(string text)
+        {
+            var sb = new StringBuilder(text.Length + 4);
+            foreach (Rune r in text.EnumerateRunes())
+            {
+                if (r.Value == 0x130)
+                    sb.Append("i\u0307");
+                else
+                    sb.Append(Rune.ToLowerInvariant(r).ToString());
+            }
+            return sb.ToString();
+        }
     }
 
     internal sealed class Replace(string? literal, Regex? regex, string content) : HfNormalizer

@@ -121,6 +121,43 @@ public class HuggingFaceConformanceTests(ITestOutputHelper output)
         }
     }
 
+    public static TheoryData<string, string> Variants()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (string v in (string[])["llama3", "gpt2", "behaviours", "normalizers", "addedflags"])
+        {
+            data.Add("qwen3", v);
+            data.Add("deepseek-v3", v);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void EditedTokenizerJson_MatchesRustTokenizer(string name, string variant)
+    {
+        // the same vocabulary under other pre-tokenizers, normalizers and added-token flags (see VariantJson)
+        var reference = Reference(name, variant);
+        BpeTokenizer ours = Ours(name, variant);
+        var failures = new List<string>();
+        int texts = 0;
+        var extra = new[] { "  <|im_start|>  x <|im_end|>  y", "a<think>b <think> c</THINK> D </think>", " <｜User｜> a <｜Assistant｜> b<｜tool▁sep｜>c <｜tool▁sep｜> <｜FIM▁HOLE｜>", "ΟΔΟΣ ΣΑΣ Σ. İstanbul ẞ ǅ Ⅻ ＡＢＣ" };
+        var plain = Reference(name);
+        int differentFromPlain = 0;
+        foreach (string text in HuggingFaceTestTexts.Samples.Concat(TokenizerTestData.Texts).Concat(extra)
+                     .Concat(HuggingFaceTestTexts.Generated(400, seed: 31)).Concat(TokenizerTestData.RandomTexts(400, seed: 32, maxLength: 64)))
+        {
+            int[] expected = Encode(reference, text), actual = ours.Encode(text);
+            if (!expected.AsSpan().SequenceEqual(actual))
+                failures.Add($"{Escape(text)}\n  expected [{string.Join(",", expected)}]\n  actual   [{string.Join(",", actual)}]");
+            if (!expected.AsSpan().SequenceEqual(Encode(plain, text)))
+                differentFromPlain++;
+            texts++;
+        }
+        Assert.True(differentFromPlain > 0, "the edit changed nothing");
+        Assert.True(failures.Count == 0, $"{failures.Count} of {texts} texts differ:\n" + string.Join("\n", failures.Take(6)));
+    }
+
     [Fact]
     public void TokenizerConfig_LlamaStyleClassAddsBos()
     {

@@ -55,6 +55,65 @@ internal static class HuggingFaceReference
                     """.Replace("BOSQ", Q(bos)).Replace("EOSQ", Q(eos)).Replace("BOSID", bosId.ToString()).Replace("EOSID", eosId.ToString()));
                 break;
             }
+            case "llama3":
+                // Llama-3's pre-tokenizer, ignore_merges and BOS template, on this vocabulary
+                root["model"]!["ignore_merges"] = true;
+                root["pre_tokenizer"] = JsonNode.Parse("""
+                    {"type": "Sequence", "pretokenizers": [
+                      {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}, "behavior": "Isolated", "invert": false},
+                      {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]}
+                    """);
+                root["post_processor"] = JsonNode.Parse("""
+                    {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "BOS", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                     "pair": [{"Sequence": {"id": "A", "type_id": 0}}], "special_tokens": {"BOS": {"id": "BOS", "ids": [BOSID], "tokens": ["BOS"]}}}
+                    """.Replace("BOSID", root["added_tokens"]![0]!["id"]!.ToString()));
+                break;
+            case "gpt2":
+                // GPT-2 / RoBERTa style: ByteLevel with its own regex and add_prefix_space, no normalizer
+                root.Remove("normalizer");
+                root["pre_tokenizer"] = JsonNode.Parse("""{"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true}""");
+                break;
+            case "behaviours":
+                // every Split behaviour, invert, string patterns and Digits
+                root["pre_tokenizer"] = JsonNode.Parse("""
+                    {"type": "Sequence", "pretokenizers": [
+                      {"type": "Split", "pattern": {"String": "  "}, "behavior": "MergedWithPrevious", "invert": false},
+                      {"type": "Split", "pattern": {"Regex": "\\p{P}"}, "behavior": "MergedWithNext", "invert": false},
+                      {"type": "Split", "pattern": {"Regex": "[a-z]"}, "behavior": "Contiguous", "invert": false},
+                      {"type": "Digits", "individual_digits": true},
+                      {"type": "Split", "pattern": {"Regex": "\\n+"}, "behavior": "Removed", "invert": false},
+                      {"type": "Split", "pattern": {"Regex": "[^\\s]+"}, "behavior": "Isolated", "invert": true},
+                      {"type": "Split", "pattern": {"String": "the"}, "behavior": "MergedWithNext", "invert": true},
+                      {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]}
+                    """);
+                break;
+            case "normalizers":
+                root["normalizer"] = JsonNode.Parse("""
+                    {"type": "Sequence", "normalizers": [
+                      {"type": "NFKC"},
+                      {"type": "Replace", "pattern": {"String": "a"}, "content": "ä"},
+                      {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "},
+                      {"type": "Strip", "strip_left": true, "strip_right": true},
+                      {"type": "Prepend", "prepend": "▁"},
+                      {"type": "Lowercase"}]}
+                    """);
+                break;
+            case "addedflags":
+            {
+                // lstrip / rstrip / single_word, and a normalized added token matched after lowercasing
+                root["normalizer"] = JsonNode.Parse("""{"type": "Lowercase"}""");
+                foreach (var t in root["added_tokens"]!.AsArray())
+                {
+                    switch (t!["content"]!.GetValue<string>())
+                    {
+                        case "<|im_start|>" or "<｜User｜>": t["lstrip"] = true; break;
+                        case "<|im_end|>" or "<｜Assistant｜>": t["rstrip"] = true; break;
+                        case "<think>" or "<｜tool▁sep｜>": t["single_word"] = true; break;
+                        case "</think>" or "<｜fim▁hole｜>": t["normalized"] = true; t["lstrip"] = true; t["rstrip"] = true; break;
+                    }
+                }
+                break;
+            }
             default:
                 throw new ArgumentException(variant);
         }
