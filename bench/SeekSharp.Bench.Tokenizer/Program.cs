@@ -7,9 +7,13 @@ using SeekSharp.Tokenization;
 // tokenizers Rust crate through Tokenizers.DotNet, on the same text, alternately, several runs; prints medians.
 // The reference is timed as a .NET user pays for it: the wrapper call including the UTF-16 -> native marshalling.
 //
-//   dotnet run -c Release --project bench/SeekSharp.Bench.Tokenizer -- [--runs N] [--chunk CHARS] [--vocab NAME]...
+//   dotnet run -c Release --project bench/SeekSharp.Bench.Tokenizer -- [--runs N] [--chunk CHARS] [--cold] [--vocab NAME]...
+//
+// --chunk 0 encodes the whole text in one call. --cold times each run on freshly loaded tokenizers (empty word
+// caches; loading is not timed) instead of warmed-up ones.
 
 int runs = 7, chunk = 4096;
+bool cold = false;
 var vocabs = new List<string>();
 for (int i = 0; i < args.Length; i++)
 {
@@ -18,6 +22,7 @@ for (int i = 0; i < args.Length; i++)
         case "--runs": runs = int.Parse(args[++i]); break;
         case "--chunk": chunk = int.Parse(args[++i]); break;
         case "--vocab": vocabs.Add(args[++i]); break;
+        case "--cold": cold = true; break;
         default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 1;
     }
 }
@@ -27,9 +32,10 @@ if (vocabs.Count == 0)
 string root = FindRepoRoot();
 string testData = Path.Combine(root, "tests", "SeekSharp.Tests", "TestData");
 string text = ReadGz(Path.Combine(testData, "corpus", "brown", "brown-sample.txt.gz"));
-List<string> docs = Chunk(text, chunk);
+List<string> docs = chunk > 0 ? Chunk(text, chunk) : [text];
 long bytes = Encoding.UTF8.GetByteCount(text);
-Console.WriteLine($"text: Brown corpus sample, {bytes:N0} UTF-8 bytes in {docs.Count} documents of ~{chunk} chars; {runs} runs each, alternating");
+Console.WriteLine($"text: Brown corpus sample, {bytes:N0} UTF-8 bytes in {docs.Count} documents" + (chunk > 0 ? $" of ~{chunk} chars" : "")
+    + $"; {runs} runs each, alternating; {(cold ? "fresh tokenizers each run (cold word caches)" : "warmed-up tokenizers")}");
 Console.WriteLine($"machine: {Environment.ProcessorCount} logical CPUs, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}");
 
 foreach (string name in vocabs)
@@ -54,6 +60,13 @@ foreach (string name in vocabs)
     var tRef = new List<double>();
     for (int r = 0; r < runs; r++)
     {
+        if (cold)
+        {
+            reference.Dispose();
+            reference = new Tokenizers.DotNet.Tokenizer(path);
+            ours = BpeTokenizer.FromTokenizerJson(path);
+            GC.Collect();
+        }
         var sw = Stopwatch.StartNew();
         foreach (string d in docs)
             ours.Encode(d);

@@ -26,7 +26,9 @@ public sealed partial class BpeTokenizer
     }
 
     /// <summary>Detokenizes like llama_detokenize(remove_special: false, unparse_special: <paramref name="renderSpecial"/>),
-    /// including its clean-up of spaces for pre-tokenizers that ask for it; invalid UTF-8 becomes U+FFFD.</summary>
+    /// including its clean-up of spaces for pre-tokenizers that ask for it; invalid UTF-8 becomes U+FFFD.
+    /// In Hugging Face mode: the library's decode(ids, skip_special_tokens: !<paramref name="renderSpecial"/>) with its
+    /// ByteLevel decoder (ids it does not have are dropped, no space clean-up).</summary>
     public string Decode(ReadOnlySpan<int> ids, bool renderSpecial = true) => Encoding.UTF8.GetString(DecodeToBytes(ids, renderSpecial));
 
     /// <summary>The bytes <see cref="Decode"/> decodes (exactly what llama_detokenize writes).</summary>

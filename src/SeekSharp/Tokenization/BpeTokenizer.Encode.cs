@@ -64,10 +64,13 @@ public sealed partial class BpeTokenizer
 
     // ---- public encode ----
 
-    /// <summary>Tokenizes <paramref name="text"/> like llama_tokenize.</summary>
-    /// <param name="addSpecial">Prepend BOS / append EOS as the vocabulary asks (llama_tokenize's add_special).</param>
+    /// <summary>Tokenizes <paramref name="text"/> like llama_tokenize (for a tokenizer from tokenizer.json: like the
+    /// Hugging Face tokenizers library's Tokenizer::encode).</summary>
+    /// <param name="addSpecial">Prepend BOS / append EOS as the vocabulary asks (llama_tokenize's add_special; in
+    /// Hugging Face mode add_special_tokens, i.e. run the post-processor).</param>
     /// <param name="parseSpecial">Text spelling a control token becomes that token (llama_tokenize's parse_special);
-    /// user-defined tokens are always recognised, as in llama.cpp.</param>
+    /// user-defined tokens are always recognised, as in llama.cpp. In Hugging Face mode false means the library's
+    /// encode_special_tokens: special added tokens are not matched, non-special added tokens still are.</param>
     public int[] Encode(string text, bool addSpecial = true, bool parseSpecial = true)
     {
         ArgumentNullException.ThrowIfNull(text);
