@@ -338,6 +338,8 @@ public sealed partial class BpeTokenizer
             output.Add(symbol);
             return;
         }
+        if (_hf is not null)
+            return; // a byte character missing from the vocabulary: the tokenizers crate drops it (no unk_token support)
         // Not a token (only possible with merges whose results are missing from the vocabulary): llama.cpp then
         // looks up each UTF-8 byte of the byte-level string alone, which only finds the single-byte characters.
         Span<char> one = stackalloc char[1];

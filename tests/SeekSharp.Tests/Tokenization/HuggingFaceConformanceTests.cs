@@ -216,6 +216,23 @@ public class HuggingFaceConformanceTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Encode_IsThreadSafe()
+    {
+        BpeTokenizer ours = Ours("qwen3");
+        string[] texts = [.. HuggingFaceTestTexts.Generated(400, seed: 41), .. HuggingFaceTestTexts.Samples];
+        int[][] expected = texts.Select(t => ours.Encode(t)).ToArray();
+        var results = new int[texts.Length][];
+        Parallel.For(0, texts.Length * 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            int k = i % texts.Length;
+            int[] ids = ours.Encode(texts[k]);
+            if (!ids.AsSpan().SequenceEqual(expected[k]))
+                results[k] = ids;
+        });
+        Assert.All(results, r => Assert.Null(r));
+    }
+
+    [Fact]
     public void ParseSpecialFalse_LeavesSpecialTokensAsText()
     {
         BpeTokenizer ours = Ours("qwen3");
