@@ -87,7 +87,6 @@ internal sealed class HfPipeline
     public required int[] Suffix { get; init; }
     public required bool[] Special { get; init; }                   // per id: a special added token (skip_special_tokens)
     public required bool[] Exists { get; init; }                    // per id: the tokenizer has this id
-    public required bool[] IsAdded { get; init; }
 
     // ---- loading ----
 
@@ -127,7 +126,6 @@ internal sealed class HfPipeline
         var types = new TokenType[size];
         var exists = new bool[size];
         var special = new bool[size];
-        var isAdded = new bool[size];
         for (int i = 0; i < size; i++)
         {
             if (byId.TryGetValue(i, out string? text))
@@ -146,7 +144,6 @@ internal sealed class HfPipeline
         {
             types[a.Id] = a.Special ? TokenType.Control : TokenType.UserDefined;
             special[a.Id] = a.Special;
-            isAdded[a.Id] = true;
         }
 
         var merges = new List<string>();
@@ -259,13 +256,12 @@ internal sealed class HfPipeline
             Normalizer = normalizer,
             RawAdded = new HfAddedMatcher(rawEntries),
             NormalizedAdded = new HfAddedMatcher(normEntries),
-            PreTokenizer = new HfPreTokenizer(steps.ToArray(), false),
+            PreTokenizer = new HfPreTokenizer(steps.ToArray()),
             IgnoreMerges = Bool(model, "ignore_merges", false),
             Prefix = prefix.ToArray(),
             Suffix = suffix.ToArray(),
             Special = special,
             Exists = exists,
-            IsAdded = isAdded,
         };
         return (vocab, pipeline);
 
@@ -413,7 +409,20 @@ internal static class HfRegex
         lock (s_cache)
         {
             if (!s_cache.TryGetValue(pattern, out regex!))
-                s_cache[pattern] = regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Multiline | RegexOptions.Compiled);
+            {
+                // the regex runs on the stand-in text, where a code point outside the BMP is a BMP char of its category
+                if (pattern.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0)
+                    throw new NotSupportedException($"Split regex with characters outside the BMP is not supported: {pattern}");
+                try
+                {
+                    regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Multiline | RegexOptions.Compiled);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new NotSupportedException($"Split regex not supported by .NET's engine: {pattern} ({e.Message})", e);
+                }
+                s_cache[pattern] = regex;
+            }
         }
         return new HfPreTokenizer.RegexStep(regex, pattern, behavior, invert);
     }

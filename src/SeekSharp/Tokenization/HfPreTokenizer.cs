@@ -13,17 +13,7 @@ internal sealed class HfPreTokenizer
 {
     private readonly Step[] _steps;
 
-    public HfPreTokenizer(Step[] steps, bool addPrefixSpace)
-    {
-        _steps = steps;
-        AddPrefixSpace = addPrefixSpace;
-    }
-
-    /// <summary>A ByteLevel step prepends a space to every piece that does not start with one.</summary>
-    public bool AddPrefixSpace { get; }
-
-    /// <summary>The regex split steps (for tests and diagnostics).</summary>
-    internal IEnumerable<Step> Steps => _steps;
+    public HfPreTokenizer(Step[] steps) => _steps = steps;
 
     /// <summary>Splits the loaded text into pieces (code-point ranges, in order, non-empty).</summary>
     public void Split(HfText text, List<(int Start, int Length)> pieces, List<(int Start, int Length)> scratch)
