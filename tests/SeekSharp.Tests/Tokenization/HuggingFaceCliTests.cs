@@ -18,12 +18,15 @@ public class HuggingFaceCliTests
 
     private static string Unzipped(string name, string file)
     {
-        string path = Path.Combine(Path.GetTempPath(), $"seeksharp-cli-{name}-{Environment.ProcessId}-{file}");
+        // one copy per machine, reused by later runs (written under a unique name, then moved into place)
+        string path = Path.Combine(Path.GetTempPath(), $"seeksharp-cli-{name}-{file}");
         if (!File.Exists(path))
         {
-            using var gz = new GZipStream(File.OpenRead(Path.Combine(TokenizerTestData.Directory, name, file + ".gz")), CompressionMode.Decompress);
-            using var outFile = File.Create(path);
-            gz.CopyTo(outFile);
+            string temp = path + "." + Guid.NewGuid().ToString("N");
+            using (var gz = new GZipStream(File.OpenRead(Path.Combine(TokenizerTestData.Directory, name, file + ".gz")), CompressionMode.Decompress))
+            using (var outFile = File.Create(temp))
+                gz.CopyTo(outFile);
+            File.Move(temp, path, overwrite: true);
         }
         return path;
     }
@@ -45,6 +48,18 @@ public class HuggingFaceCliTests
         string config = Unzipped("deepseek-v3", "tokenizer_config.json");
         string file = Path.Combine(Path.GetTempPath(), $"seeksharp-cli-text-{Environment.ProcessId}.txt");
         File.WriteAllText(file, "Hello world\r\n\tfrom a file");
+        try
+        {
+            CheckWithConfig(json, config, file);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static void CheckWithConfig(string json, string config, string file)
+    {
         int[] plain = Encode(Reference("deepseek-v3"), "Hello world\r\n\tfrom a file");
         var (code, stdout, err) = Seek("tokenize", "--tokenizer", json, "--tokenizer-config", config, "-f", file);
         Assert.True(code == 0, err);

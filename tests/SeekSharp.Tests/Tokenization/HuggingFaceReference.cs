@@ -127,7 +127,14 @@ internal static class HuggingFaceReference
         {
             string path = Path.Combine(Path.GetTempPath(), $"seeksharp-hf-{name}-{variant}-{Environment.ProcessId}.json");
             File.WriteAllText(path, VariantJson(name, variant));
-            return new Tokenizers.DotNet.Tokenizer(path);
+            try
+            {
+                return new Tokenizers.DotNet.Tokenizer(path); // reads the whole file here
+            }
+            finally
+            {
+                File.Delete(path);
+            }
         })).Value;
 
     public static BpeTokenizer Ours(string name, string variant = "plain") =>
