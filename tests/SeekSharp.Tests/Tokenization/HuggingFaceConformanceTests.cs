@@ -18,7 +18,7 @@ public class HuggingFaceConformanceTests(ITestOutputHelper output)
         HuggingFaceTestTexts.BrownChunks()
             .Concat(HuggingFaceTestTexts.Samples)
             .Concat(TokenizerTestData.Texts)
-            .Concat(HuggingFaceTestTexts.Generated(3000, seed: 11))
+            .Concat(HuggingFaceTestTexts.Generated(2000, seed: 11))
             .Concat(TokenizerTestData.RandomTexts(3000, seed: 12, maxLength: 64));
 
     [Theory]
@@ -185,7 +185,7 @@ public class HuggingFaceConformanceTests(ITestOutputHelper output)
         var plain = Reference(name);
         int differentFromPlain = 0;
         foreach (string text in HuggingFaceTestTexts.Samples.Concat(TokenizerTestData.Texts).Concat(extra)
-                     .Concat(HuggingFaceTestTexts.Generated(400, seed: 31)).Concat(TokenizerTestData.RandomTexts(400, seed: 32, maxLength: 64)))
+                     .Concat(HuggingFaceTestTexts.Generated(300, seed: 31)).Concat(TokenizerTestData.RandomTexts(300, seed: 32, maxLength: 64)))
         {
             int[] expected = Encode(reference, text), actual = ours.Encode(text);
             if (!expected.AsSpan().SequenceEqual(actual))
