@@ -20,16 +20,22 @@ public sealed partial class BpeTokenizer
     internal ReadOnlySpan<byte> TokenBytes(int id, bool renderSpecial)
     {
         ReadOnlySpan<byte> piece = TokenBytes(id);
+        if (_hf is not null)
+            return !renderSpecial && _hf.Special[id] ? default : piece;
         return !renderSpecial && (_attributes[id] & (TokenAttributes.Control | TokenAttributes.Unknown)) != 0 ? default : piece;
     }
 
     /// <summary>Detokenizes like llama_detokenize(remove_special: false, unparse_special: <paramref name="renderSpecial"/>),
-    /// including its clean-up of spaces for pre-tokenizers that ask for it; invalid UTF-8 becomes U+FFFD.</summary>
+    /// including its clean-up of spaces for pre-tokenizers that ask for it; invalid UTF-8 becomes U+FFFD.
+    /// In Hugging Face mode: the library's decode(ids, skip_special_tokens: !<paramref name="renderSpecial"/>) with its
+    /// ByteLevel decoder (ids it does not have are dropped, no space clean-up).</summary>
     public string Decode(ReadOnlySpan<int> ids, bool renderSpecial = true) => Encoding.UTF8.GetString(DecodeToBytes(ids, renderSpecial));
 
     /// <summary>The bytes <see cref="Decode"/> decodes (exactly what llama_detokenize writes).</summary>
     public byte[] DecodeToBytes(ReadOnlySpan<int> ids, bool renderSpecial = true)
     {
+        if (_hf is not null)
+            return DecodeToBytesHf(ids, skipSpecial: !renderSpecial);
         int total = 0;
         foreach (int id in ids)
             total += TokenBytes(id, renderSpecial).Length;
@@ -101,6 +107,8 @@ public sealed partial class BpeTokenizer
 
     private byte[] BuildPiece(int id)
     {
+        if (_hf is not null)
+            return BuildPieceHf(id);
         TokenAttributes attr = _attributes[id];
         string text = _texts[id];
         if ((attr & (TokenAttributes.Unknown | TokenAttributes.Control | TokenAttributes.UserDefined)) != 0)

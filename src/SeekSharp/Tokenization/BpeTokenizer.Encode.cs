@@ -13,7 +13,7 @@ public sealed partial class BpeTokenizer
     private MergeTable _merges = null!;
     private readonly int[] _byteSymbols = new int[256];
 
-    private void BuildMerges(string[] merges)
+    private void BuildMerges(string[] merges, bool lastRankWins)
     {
         var symbols = new Dictionary<string, int>(_tokenToId, StringComparer.Ordinal);
         var lookup = symbols.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -40,7 +40,12 @@ public sealed partial class BpeTokenizer
             ReadOnlySpan<char> left = merge.AsSpan(0, space), right = merge.AsSpan(space + 1);
             int leftId = SymbolOf(left), rightId = SymbolOf(right);
             if (_merges.Find(leftId, rightId, out _) != int.MaxValue)
-                continue; // duplicate pair: llama.cpp keeps the first (lowest) rank
+            {
+                // duplicate pair: llama.cpp keeps the first (lowest) rank; the tokenizers crate builds a map, so the last wins
+                if (lastRankWins)
+                    _merges.SetRank(leftId, rightId, rank);
+                continue;
+            }
             if (concat.Length < left.Length + right.Length)
                 concat = new char[left.Length + right.Length];
             left.CopyTo(concat);
@@ -59,10 +64,13 @@ public sealed partial class BpeTokenizer
 
     // ---- public encode ----
 
-    /// <summary>Tokenizes <paramref name="text"/> like llama_tokenize.</summary>
-    /// <param name="addSpecial">Prepend BOS / append EOS as the vocabulary asks (llama_tokenize's add_special).</param>
+    /// <summary>Tokenizes <paramref name="text"/> like llama_tokenize (for a tokenizer from tokenizer.json: like the
+    /// Hugging Face tokenizers library's Tokenizer::encode).</summary>
+    /// <param name="addSpecial">Prepend BOS / append EOS as the vocabulary asks (llama_tokenize's add_special; in
+    /// Hugging Face mode add_special_tokens, i.e. run the post-processor).</param>
     /// <param name="parseSpecial">Text spelling a control token becomes that token (llama_tokenize's parse_special);
-    /// user-defined tokens are always recognised, as in llama.cpp.</param>
+    /// user-defined tokens are always recognised, as in llama.cpp. In Hugging Face mode false means the library's
+    /// encode_special_tokens: special added tokens are not matched, non-special added tokens still are.</param>
     public int[] Encode(string text, bool addSpecial = true, bool parseSpecial = true)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -75,6 +83,11 @@ public sealed partial class BpeTokenizer
     public void Encode(ReadOnlySpan<char> text, List<int> output, bool addSpecial, bool parseSpecial)
     {
         ArgumentNullException.ThrowIfNull(output);
+        if (_hf is not null)
+        {
+            EncodeHf(text, output, addSpecial, parseSpecial);
+            return;
+        }
         // llama.cpp takes UTF-8, where a lone surrogate cannot exist: it arrives as U+FFFD (Encoding.UTF8's choice).
         string? sanitized = null;
         if (HasLoneSurrogate(text))
@@ -195,7 +208,7 @@ public sealed partial class BpeTokenizer
         Span<byte> bytes = scratch.Bytes.AsSpan(0, n);
         Encoding.UTF8.GetBytes(word, bytes);
 
-        if (_pre.IgnoreMerges)
+        if (_ignoreMerges)
         {
             Span<char> mapped = scratch.Mapped.AsSpan(0, n);
             for (int i = 0; i < n; i++)
@@ -325,6 +338,8 @@ public sealed partial class BpeTokenizer
             output.Add(symbol);
             return;
         }
+        if (_hf is not null)
+            return; // a byte character missing from the vocabulary: the tokenizers crate drops it (no unk_token support)
         // Not a token (only possible with merges whose results are missing from the vocabulary): llama.cpp then
         // looks up each UTF-8 byte of the byte-level string alone, which only finds the single-byte characters.
         Span<char> one = stackalloc char[1];

@@ -33,11 +33,17 @@ public sealed partial class BpeTokenizer
     private readonly PreTokenizer _pre;
     private readonly bool[] _endOfGeneration;
     private readonly byte[]?[] _pieces;               // token_to_piece(special: true), built on demand
+    private readonly HfPipeline? _hf;                 // set when built from tokenizer.json: Hugging Face semantics
+    private readonly bool _ignoreMerges;
 
     /// <summary>Creates a tokenizer for <paramref name="vocab"/>.</summary>
     /// <exception cref="NotSupportedException">The pre-tokenizer name is unknown.</exception>
     /// <exception cref="ArgumentException">The vocabulary is inconsistent in a way llama.cpp refuses to load.</exception>
-    public BpeTokenizer(Vocabulary vocab)
+    public BpeTokenizer(Vocabulary vocab) : this(vocab, null)
+    {
+    }
+
+    private BpeTokenizer(Vocabulary vocab, HfPipeline? hf)
     {
         ArgumentNullException.ThrowIfNull(vocab);
         Vocabulary = vocab;
@@ -45,6 +51,8 @@ public sealed partial class BpeTokenizer
         if (vocab.TokenTypes.Length < n)
             throw new ArgumentException($"{vocab.TokenTypes.Length} token types for {n} tokens", nameof(vocab));
         _pre = PreTokenizer.ForName(vocab.PreTokenizer);
+        _hf = hf;
+        _ignoreMerges = hf?.IgnoreMerges ?? _pre.IgnoreMerges;
 
         _texts = new string[n];
         _tokenToId = new Dictionary<string, int>(n, StringComparer.Ordinal);
@@ -54,7 +62,8 @@ public sealed partial class BpeTokenizer
             if (string.IsNullOrEmpty(text))
                 text = $"[EMPTY_{i}]"; // llama.cpp renames empty tokens the same way
             _texts[i] = text;
-            _tokenToId.TryAdd(text, i);
+            if (hf is null || hf.Exists[i])
+                _tokenToId.TryAdd(text, i);
         }
         _tokenLookup = _tokenToId.GetAlternateLookup<ReadOnlySpan<char>>();
 
@@ -81,7 +90,7 @@ public sealed partial class BpeTokenizer
         if (vocab.AddEos && !IsValid(vocab.EosId))
             throw new ArgumentException("AddEos is set but EosId is not a token", nameof(vocab));
 
-        BuildMerges(vocab.Merges);
+        BuildMerges(vocab.Merges, lastRankWins: hf is not null);
         BuildSpecialTokenIndex();
         _pieces = new byte[]?[n];
     }

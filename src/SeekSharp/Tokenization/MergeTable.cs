@@ -48,6 +48,16 @@ internal sealed class MergeTable
         return true;
     }
 
+    /// <summary>Changes the rank of a pair that is already there.</summary>
+    public void SetRank(int left, int right, int rank)
+    {
+        long key = (long)left << 32 | (uint)right;
+        int i = Slot(key);
+        while (_entries[i].Key != key)
+            i = (i + 1) & _mask;
+        _entries[i].Rank = rank;
+    }
+
     /// <summary>The rank of merging <paramref name="left"/> with <paramref name="right"/>, or int.MaxValue if they do not merge.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Find(int left, int right, out int result)
