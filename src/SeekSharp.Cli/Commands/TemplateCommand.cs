@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using SeekSharp.Chat;
 using SeekSharp.Gguf;
+using SeekSharp.Tokenization;
 using System.Text.Json.Nodes;
 
 namespace SeekSharp.Cli.Commands;
@@ -99,8 +100,8 @@ internal static class TemplateCommand
         {
             string source = ModelChatTemplate.FromTokenizerConfig(doc.RootElement, name)
                 ?? throw new CliException($"{path} has no chat_template");
-            return (source, ModelChatTemplate.SpecialTokenFromConfig(doc.RootElement, "bos_token"),
-                ModelChatTemplate.SpecialTokenFromConfig(doc.RootElement, "eos_token"));
+            return (source, HuggingFaceTokenizerJson.SpecialTokenContent(doc.RootElement, "bos_token"),
+                HuggingFaceTokenizerJson.SpecialTokenContent(doc.RootElement, "eos_token"));
         }
     }
 }

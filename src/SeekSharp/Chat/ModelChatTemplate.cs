@@ -51,16 +51,4 @@ public static class ModelChatTemplate
         return variants.TryGetValue(wanted, out string? found) ? found
             : throw new ArgumentException($"chat template '{wanted}' not found (available: {string.Join(", ", variants.Keys)})");
     }
-
-    /// <summary>Text of a special token in a tokenizer_config.json (a string or an AddedToken object), or null.</summary>
-    public static string? SpecialTokenFromConfig(JsonElement config, string key)
-    {
-        if (config.ValueKind != JsonValueKind.Object || !config.TryGetProperty(key, out var t)) return null;
-        return t.ValueKind switch
-        {
-            JsonValueKind.String => t.GetString(),
-            JsonValueKind.Object when t.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String => c.GetString(),
-            _ => null,
-        };
-    }
 }

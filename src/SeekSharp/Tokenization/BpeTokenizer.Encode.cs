@@ -162,29 +162,35 @@ public sealed partial class BpeTokenizer
         int cp = 0;
         foreach (int length in scratch.Words)
         {
-            ReadOnlySpan<char> word = fragment[offsets[cp]..offsets[cp + length]];
+            EncodeWordCached(fragment[offsets[cp]..offsets[cp + length]], output, scratch, cache);
             cp += length;
-            if (word.Length <= MaxCachedWordLength && cache.TryGetValue(word, out int[]? ids))
-            {
-                output.AddRange(ids);
-                continue;
-            }
-            List<int> tokens = scratch.WordTokens;
-            tokens.Clear();
-            EncodeWord(word, tokens, scratch);
-            if (word.Length <= MaxCachedWordLength)
-            {
-                // (ConcurrentDictionary.Count takes every lock, so we keep our own approximate count)
-                if (_wordCacheCount >= MaxCacheEntries)
-                {
-                    _wordCache.Clear();
-                    _wordCacheCount = 0;
-                }
-                if (cache.TryAdd(word, tokens.ToArray()))
-                    Interlocked.Increment(ref _wordCacheCount);
-            }
-            output.AddRange(tokens);
         }
+    }
+
+    /// <summary>BPE of one word through the word cache (both the llama.cpp and the Hugging Face modes).</summary>
+    private void EncodeWordCached(ReadOnlySpan<char> word, List<int> output, EncodeScratch scratch,
+        System.Collections.Concurrent.ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> cache)
+    {
+        if (word.Length <= MaxCachedWordLength && cache.TryGetValue(word, out int[]? ids))
+        {
+            output.AddRange(ids);
+            return;
+        }
+        List<int> tokens = scratch.WordTokens;
+        tokens.Clear();
+        EncodeWord(word, tokens, scratch);
+        if (word.Length <= MaxCachedWordLength)
+        {
+            // (ConcurrentDictionary.Count takes every lock, so we keep our own approximate count)
+            if (_wordCacheCount >= MaxCacheEntries)
+            {
+                _wordCache.Clear();
+                _wordCacheCount = 0;
+            }
+            if (cache.TryAdd(word, tokens.ToArray()))
+                Interlocked.Increment(ref _wordCacheCount);
+        }
+        output.AddRange(tokens);
     }
 
     /// <summary>BPE of one pre-tokenized word (llm_tokenizer_bpe_session::tokenize for one word).</summary>

@@ -114,26 +114,7 @@ public sealed partial class BpeTokenizer
         var cache = _wordCache.GetAlternateLookup<ReadOnlySpan<char>>();
         foreach (var (start, length) in scratch.Pieces)
         {
-            ReadOnlySpan<char> word = chars[offsets[start]..offsets[start + length]];
-            if (word.Length <= MaxCachedWordLength && cache.TryGetValue(word, out int[]? ids))
-            {
-                output.AddRange(ids);
-                continue;
-            }
-            List<int> tokens = encodeScratch.WordTokens;
-            tokens.Clear();
-            EncodeWord(word, tokens, encodeScratch);
-            if (word.Length <= MaxCachedWordLength)
-            {
-                if (_wordCacheCount >= MaxCacheEntries)
-                {
-                    _wordCache.Clear();
-                    _wordCacheCount = 0;
-                }
-                if (cache.TryAdd(word, tokens.ToArray()))
-                    Interlocked.Increment(ref _wordCacheCount);
-            }
-            output.AddRange(tokens);
+            EncodeWordCached(chars[offsets[start]..offsets[start + length]], output, encodeScratch, cache);
         }
     }
 

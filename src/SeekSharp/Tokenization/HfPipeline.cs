@@ -215,7 +215,7 @@ internal sealed class HfPipeline
         {
             using var config = JsonDocument.Parse(tokenizerConfig);
             JsonElement c = config.RootElement;
-            int Find(string name) => SpecialContent(c, name) is { } s && idOf.TryGetValue(s, out int id) ? id : -1;
+            int Find(string name) => HuggingFaceTokenizerJson.SpecialTokenContent(c, name) is { } s && idOf.TryGetValue(s, out int id) ? id : -1;
             bos = Find("bos_token");
             eos = Find("eos_token");
             pad = Find("pad_token");
@@ -379,18 +379,6 @@ internal sealed class HfPipeline
 
     private static bool? OptBool(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : null;
-
-    private static string? SpecialContent(JsonElement config, string name)
-    {
-        if (!config.TryGetProperty(name, out var v))
-            return null;
-        return v.ValueKind switch
-        {
-            JsonValueKind.String => v.GetString(),
-            JsonValueKind.Object when v.TryGetProperty("content", out var content) => content.GetString(),
-            _ => null,
-        };
-    }
 }
 
 /// <summary>Oniguruma regexes of tokenizer.json run with .NET's engine on the stand-in text.</summary>

@@ -150,14 +150,16 @@ public static class HuggingFaceTokenizerJson
         || (token.StartsWith("<｜", StringComparison.Ordinal) && token.EndsWith("｜>", StringComparison.Ordinal))
         || (token.StartsWith("<unused", StringComparison.Ordinal) && token.EndsWith('>'));
 
-    private static string? SpecialTokenContent(JsonElement config, string name)
+    /// <summary>A special token named in tokenizer_config.json (<c>"bos_token": "&lt;s&gt;"</c>, or the AddedToken object
+    /// form with its <c>content</c>); null when absent or of another shape.</summary>
+    public static string? SpecialTokenContent(JsonElement config, string name)
     {
-        if (!config.TryGetProperty(name, out var v))
+        if (config.ValueKind != JsonValueKind.Object || !config.TryGetProperty(name, out var v))
             return null;
         return v.ValueKind switch
         {
             JsonValueKind.String => v.GetString(),
-            JsonValueKind.Object when v.TryGetProperty("content", out var content) => content.GetString(),
+            JsonValueKind.Object when v.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String => content.GetString(),
             _ => null,
         };
     }
