@@ -16,16 +16,14 @@ namespace SeekSharp.Tests.Conformance;
 /// </summary>
 public class DeepSeek2ConformanceTests(TestModels models, ITestOutputHelper output) : IClassFixture<TestModels>
 {
-    public static TheoryData<string, GgmlType> Cases() => new()
+    public static TheoryData<string, GgmlType> Cases()
     {
-        { "tiny", GgmlType.F32 },
-        { "tiny", GgmlType.F16 },
-        { "tiny", GgmlType.Q4_0 },
-        { "tiny-v3", GgmlType.F32 },
-        { "tiny-v3", GgmlType.Q8_0 },
-        { "tiny-v3", GgmlType.Q4_K },
-        { "tiny", GgmlType.Q4_K },
-    };
+        var data = new TheoryData<string, GgmlType>();
+        foreach (string preset in new[] { "tiny", "tiny-v3" })
+            foreach (var t in new[] { GgmlType.F32, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K })
+                data.Add(preset, t);
+        return data;
+    }
 
     internal static string ModelPath(TestModels models, string preset, GgmlType type) =>
         models.Get("deepseek2", type, preset: preset);
@@ -47,18 +45,7 @@ public class DeepSeek2ConformanceTests(TestModels models, ITestOutputHelper outp
             .Where(t => t.Id >= 0).Select(t => t.Id).ToArray();
         output.WriteLine($"greedy: {string.Join(",", actual)} ({actual.Distinct().Count()} distinct)");
         Assert.True(actual.Distinct().Count() > 4, "degenerate greedy output");
-        if (TestModels.IsKQuant(type))
-        {
-            // Known gap: in the 256-wide K-quant models a rare 1-ulp difference upstream of a Q8_K-quantized
-            // activation (not yet located) flips a rounding step; we require the logits to agree within the
-            // tolerance and report how far the greedy runs agree.
-            int same = 0;
-            while (same < expected.Length && expected[same] == actual[same]) same++;
-            output.WriteLine($"greedy agrees for {same} of {expected.Length} tokens");
-            Assert.True(same >= 8, $"greedy diverges at token {same}");
-        }
-        else
-            Assert.Equal(expected, actual);
+        Assert.Equal(expected, actual);
 
         int[] tokens = model.Tokenizer.Encode(ModelConformanceTests.Prompt + " jumps over the lazy dog.");
         using var tf = model.CreateSession(contextSize: 256, threads: 2, batchSize: 16);
