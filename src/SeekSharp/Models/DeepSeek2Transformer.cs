@@ -162,7 +162,6 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
             }
             Probe?.Invoke("kqv_mla", l, att);
             MatMul.Multiply(w.Wo, att, n, xb, pool);
-            Probe?.Invoke("attn_out", l, xb[..(n * d)]);
             Activations.AddInPlace(x, xb);
             Probe?.Invoke("ffn_inp", l, x);
 
