@@ -30,7 +30,8 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
     public ModelConfig Config { get; }
     public DeepSeek2Weights Weights { get; }
 
-    /// <summary>Receives named intermediate tensors (llama.cpp's graph names) for op-by-op comparison in tests.</summary>
+    /// <summary>Test hook (null in normal runs): receives named intermediate tensors, under llama.cpp's graph names, for
+    /// op-by-op comparison with llama.cpp's eval callback. Layer -1 means the layer of the previous call.</summary>
     internal delegate void ProbeHandler(string name, int layer, ReadOnlySpan<float> values);
     [ThreadStatic] internal static ProbeHandler? Probe;
     internal RotaryEmbedding Rope { get; }
