@@ -22,12 +22,18 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
         Weights = weights;
         // DeepSeek rotates adjacent pairs (ggml's normal mode) over the RoPE part only.
         Rope = new RotaryEmbedding(config.RopeDimensions, neox: false, config.RopeFreqBase, config.RopeFreqScale,
-            config.YarnExtFactor, config.YarnAttnFactor, config.RopeOriginalContext, config.YarnBetaFast, config.YarnBetaSlow);
+            config.YarnExtFactor, config.YarnAttnFactor, config.RopeOriginalContext, config.YarnBetaFast, config.YarnBetaSlow,
+            fused: true);
         AttentionScale = config.MlaAttentionScale;
     }
 
     public ModelConfig Config { get; }
     public DeepSeek2Weights Weights { get; }
+
+    /// <summary>Test hook (null in normal runs): receives named intermediate tensors, under llama.cpp's graph names, for
+    /// op-by-op comparison with llama.cpp's eval callback. Layer -1 means the layer of the previous call.</summary>
+    internal delegate void ProbeHandler(string name, int layer, ReadOnlySpan<float> values);
+    [ThreadStatic] internal static ProbeHandler? Probe;
     internal RotaryEmbedding Rope { get; }
     /// <summary>Softmax scale of the latent attention (YaRN mscale² / √key_length_mla).</summary>
     public float AttentionScale { get; }
@@ -82,6 +88,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
             var w = Weights.Layers[l];
             for (int t = 0; t < n; t++)
                 Normalization.RmsNorm(x.Slice(t * d, d), w.AttnNorm, xb.Slice(t * d, d), c.RmsNormEpsilon);
+            Probe?.Invoke("attn_norm", l, xb);
 
             // queries: [token][head][nope | rope]
             if (w.Wq is WeightMatrix wq)
@@ -95,10 +102,13 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
                     var r = qa.Slice(t * c.QLoraRank, c.QLoraRank);
                     Normalization.RmsNorm(r, w.QANorm, r, c.RmsNormEpsilon);
                 }
+                Probe?.Invoke("q_a_norm", l, qa);
                 MatMul.Multiply(w.WqB!.Value, qa, n, q, pool);
             }
+            Probe?.Invoke("q", l, q);
             // latent and shared RoPE key: [token][kv_lora | rope]
             MatMul.Multiply(w.WkvA, xb, n, kv, pool);
+            Probe?.Invoke("kv_cmpr_pe", l, kv);
             for (int t = 0; t < n; t++)
             {
                 var cos = ws.RopeCos.AsSpan(t * half, half);
@@ -109,6 +119,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
                 var latent = kv.Slice(t * row, kvLora);
                 Normalization.RmsNorm(latent, w.KvANorm, latent, c.RmsNormEpsilon);
             }
+            Probe?.Invoke("Kcur", l, kv);
             cache.Store(l, pos0, n, kv, ReadOnlySpan<float>.Empty);
 
             // absorb: per head, latent-space query = k_b · q_nope (ggml batches this per head over the tokens)
@@ -131,10 +142,12 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
                 }
             }
 
+            Probe?.Invoke("Qcur", l, qFull);
             if (cache.Type == KvCacheType.F16)
                 LatentAttention.TransposeLatent(cache.Keys16(l), row, kvLora, pos0 + n, ws.LatentT(kvLora * LatentAttention.PaddedLength(pos0 + n)));
             var body = new LatentAttentionBody(this, cache, ws, l, pos0, n);
             pool.For(n * heads, ref body);
+            Probe?.Invoke("kqv", l, ws.AttLatent.AsSpan(0, n * heads * kvLora));
 
             // decompress: per head, value = v_b · attended latent
             var att = ws.Att.AsSpan(0, n * heads * vMla);
@@ -148,17 +161,22 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
                 for (int t = 0; t < n; t++)
                     valueOut.Slice(t * vMla, vMla).CopyTo(att.Slice(t * heads * vMla + h * vMla, vMla));
             }
+            Probe?.Invoke("kqv_mla", l, att);
             MatMul.Multiply(w.Wo, att, n, xb, pool);
             Activations.AddInPlace(x, xb);
+            Probe?.Invoke("ffn_inp", l, x);
 
             for (int t = 0; t < n; t++)
                 Normalization.RmsNorm(x.Slice(t * d, d), w.FfnNorm, xb.Slice(t * d, d), c.RmsNormEpsilon);
+            Probe?.Invoke("ffn_norm", l, xb);
             var ffnOut = ws.FfnOut.AsSpan(0, n * d);
             if (w.IsMoe)
                 MixtureOfExperts(w, xb, n, ffnOut, ws, pool);
             else
                 Ffn(w.FfnGate!.Value, w.FfnUp!.Value, w.FfnDown!.Value, xb, n, ffnOut, ws, pool);
+            Probe?.Invoke("ffn_out", l, ffnOut);
             Activations.AddInPlace(x, ffnOut);
+            Probe?.Invoke("l_out", l, x);
         }
         cache.SetLength(pos0 + n);
 
@@ -193,6 +211,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
         int d = c.EmbeddingLength, experts = c.ExpertCount, used = c.ExpertUsedCount, ff = c.ExpertFeedForwardLength;
         var logits = ws.RouterLogits.AsSpan(0, n * experts);
         MatMul.Multiply(w.Router!.Value, x, n, logits, pool);
+        Probe?.Invoke("ffn_moe_logits", -1, logits);
         var chosen = ws.Chosen.AsSpan(0, n * used);
         var weights = ws.ChosenWeights.AsSpan(0, n * used);
         for (int t = 0; t < n; t++)
@@ -232,10 +251,13 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
             slots.Slice(t * used * d, d).CopyTo(yt);
             for (int s = 1; s < used; s++) Activations.AddInPlace(yt, slots.Slice((t * used + s) * d, d));
         }
+        Probe?.Invoke("ffn_moe_weights", -1, weights);
+        Probe?.Invoke("ffn_moe_out", -1, y);
         if (w.GateShared is WeightMatrix gs)
         {
             var shared = ws.SharedOut.AsSpan(0, n * d);
             Ffn(gs, w.UpShared!.Value, w.DownShared!.Value, x, n, shared, ws, pool);
+            Probe?.Invoke("ffn_shexp", -1, shared);
             Activations.AddInPlace(y, shared);
         }
     }

@@ -20,7 +20,7 @@ internal sealed class LlamaCppReference : IDisposable
     /// <param name="repack">llama.cpp's default on x86 repacks Q4_0/Q4_K/Q6_K/... weights into interleaved layouts
     /// whose kernels sum in another order (so llama.cpp's own batched and one-token logits differ by ~1e-4 NMSE).
     /// Conformance compares against the plain ggml kernels (as llama-cli --no-repack) unless asked otherwise.</param>
-    public LlamaCppReference(string modelPath, int contextSize = 512, int threads = 2, bool flashAttention = false, bool repack = false)
+    public LlamaCppReference(string modelPath, int contextSize = 512, int threads = 2, bool flashAttention = false, bool repack = false, nint evalCallback = 0)
     {
         EnsureInitialized();
         var mp = LLamaModelParams.Default();
@@ -34,6 +34,7 @@ internal sealed class LlamaCppReference : IDisposable
         cp.n_threads = threads;
         cp.n_threads_batch = threads;
         cp.llama_flash_attn_type = flashAttention ? LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_ENABLED : LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_DISABLED;
+        if (evalCallback != 0) cp.cb_eval = evalCallback;
         _ctx = SafeLLamaContextHandle.Create(_model, cp);
         VocabSize = _model.Vocab.Count;
     }
