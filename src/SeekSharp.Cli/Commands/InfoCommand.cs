@@ -48,6 +48,20 @@ internal static class InfoCommand
                 (c.RopeScaling != RopeScaling.None ? $" (factor {1 / c.RopeFreqScale:G}, original context {c.RopeOriginalContext})" : ""));
             o.WriteLine($"  output: {(file.TryGetTensor("output.weight", out _) ? "separate" : "tied to token embedding")}" +
                 $"{(c.HasQkvBias ? ", QKV bias" : "")}{(c.HasQkNorm ? ", per-head q/k norm" : "")}");
+            if (c.IsMla)
+                o.WriteLine($"  attention: multi-head latent (MLA), q_lora_rank {(c.QLoraRank > 0 ? c.QLoraRank.ToString() : "none")}, " +
+                    $"kv_lora_rank {c.KvLoraRank}, nope dims {c.QkNopeHeadDim}, rope dims {c.QkRopeHeadDim}, value dims {c.ValueLengthMla}");
+            if (c.ExpertCount > 0)
+            {
+                o.WriteLine($"  experts: {c.ExpertCount} routed ({c.ExpertUsedCount} used per token), {c.ExpertSharedCount} shared, " +
+                    $"feed-forward {c.ExpertFeedForwardLength}, leading dense layers {c.LeadingDenseBlocks}");
+                o.WriteLine($"  router: {c.ExpertGating.ToString().ToLowerInvariant()}" +
+                    (file.TryGetTensor("blk." + c.LeadingDenseBlocks + ".exp_probs_b.bias", out _) ? " with selection bias" : "") +
+                    (c.ExpertGroupCount > 1 ? $", {c.ExpertGroupCount} groups ({c.ExpertGroupUsedCount} used)" : "") +
+                    $", weights {(c.ExpertWeightsNorm ? "normalized" : "not normalized")}, scale {(c.ExpertWeightsScale is 0f ? 1f : c.ExpertWeightsScale):G}");
+            }
+            if (c.NextNLayers > 0)
+                o.WriteLine($"  multi-token prediction layers: {c.NextNLayers} (loaded, not run)");
             int ctx = ctxSize > 0 ? ctxSize : Math.Min(c.ContextLength, 4096);
             long kvPerToken = KvCache.BytesPerToken(c);
             o.WriteLine($"KV cache:      {Bytes(kvPerToken)} per token (f16), {Bytes(kvPerToken * ctx)} for a context of {ctx}");

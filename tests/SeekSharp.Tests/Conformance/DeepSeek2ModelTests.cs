@@ -36,6 +36,10 @@ public class DeepSeek2ModelTests(TestModels models) : IClassFixture<TestModels>
             Assert.Equal(0, SeekCli.Run(["info", path], stdout, stderr));
             Assert.Contains($"KV cache:      {expected} B per token (f16)", stdout.ToString());
             Assert.Contains("architecture:  deepseek2", stdout.ToString());
+            Assert.Contains($"attention: multi-head latent (MLA), q_lora_rank {(shape.QLoraRank > 0 ? shape.QLoraRank.ToString() : "none")}, " +
+                $"kv_lora_rank {shape.KvLoraRank}, nope dims {shape.QkNopeHeadDim}, rope dims {shape.QkRopeHeadDim}", stdout.ToString());
+            Assert.Contains($"experts: {shape.ExpertCount} routed ({shape.ExpertUsedCount} used per token), {shape.ExpertSharedCount} shared", stdout.ToString());
+            Assert.Contains($"router: {(shape.Gating == ExpertGating.Sigmoid ? "sigmoid" : "softmax")}{(shape.SelectionBias ? " with selection bias" : "")}", stdout.ToString());
         }
     }
 
