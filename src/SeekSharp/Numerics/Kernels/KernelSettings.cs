@@ -18,6 +18,12 @@ internal static class KernelSettings
     /// </summary>
     public static volatile bool UseX86Helpers128 = true;
 
+    /// <summary>
+    /// When false, multi-token Q8_0/Q4_0/Q5_0 products use the four-token kernel instead of the paired-token prefill
+    /// kernel (<see cref="PairedTokenKernels"/>); both are bit-identical, tests flip this to cover both.
+    /// </summary>
+    public static volatile bool PairedPrefill = true;
+
     /// <summary>The widest path this machine runs: 512 needs AVX-512 F+BW, 256 needs AVX2+FMA.</summary>
     public static int HardwareWidth { get; } =
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported && Fma.IsSupported ? 512 :
