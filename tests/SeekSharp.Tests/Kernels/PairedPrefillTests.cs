@@ -38,8 +38,8 @@ public unsafe class PairedPrefillTests
                 foreach (var pool in new[] { pool1, pool2 })
                 {
                     var y = new float[n * rows];
-                    bool old = KernelSettings.PairedPrefill;
-                    KernelSettings.PairedPrefill = paired;
+                    bool old = KernelSettings.WidePrefill;
+                    KernelSettings.WidePrefill = paired;
                     try
                     {
                         using (new ForcedWidth(width))
@@ -47,11 +47,52 @@ public unsafe class PairedPrefillTests
                     }
                     finally
                     {
-                        KernelSettings.PairedPrefill = old;
+                        KernelSettings.WidePrefill = old;
                     }
                     for (int i = 0; i < y.Length; i++)
                         Assert.True(BitConverter.SingleToInt32Bits(single[i]) == BitConverter.SingleToInt32Bits(y[i]),
                             $"{type} n={n} paired={paired} width={width} threads={pool.ThreadCount} token {i / rows} row {i % rows}: {y[i]} != {single[i]}");
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(GgmlType.F16)]
+    [InlineData(GgmlType.BF16)]
+    [InlineData(GgmlType.F32)]
+    public void EightTokenSgemmKernelEqualsFourTokenKernel(GgmlType type)
+    {
+        var rng = new Random(23 + (int)type);
+        int rows = 24, cols = 160; // rows % 4 == 0 and cols % 16 == 0: llama.cpp's tinyBLAS order applies
+        byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
+        using var pool2 = new WorkerPool(2);
+        fixed (byte* pw = w)
+        {
+            var m = new WeightMatrix(type, rows, cols, pw);
+            foreach (int n in new[] { 8, 9, 16, 21 })
+            {
+                float[] x = ReferenceQuant.RandomActivations(n * cols, rng);
+                foreach (int width in new[] { 512, 256 })
+                {
+                    var wide = new float[n * rows];
+                    var narrow = new float[n * rows];
+                    bool old = KernelSettings.WidePrefill;
+                    try
+                    {
+                        using (new ForcedWidth(width))
+                        {
+                            KernelSettings.WidePrefill = true;
+                            MatMul.Multiply(m, x, n, wide, pool2);
+                            KernelSettings.WidePrefill = false;
+                            MatMul.Multiply(m, x, n, narrow, pool2);
+                        }
+                    }
+                    finally
+                    {
+                        KernelSettings.WidePrefill = old;
+                    }
+                    Assert.Equal(narrow.Select(BitConverter.SingleToInt32Bits), wide.Select(BitConverter.SingleToInt32Bits));
                 }
             }
         }

@@ -19,10 +19,11 @@ internal static class KernelSettings
     public static volatile bool UseX86Helpers128 = true;
 
     /// <summary>
-    /// When false, multi-token Q8_0/Q4_0/Q5_0 products use the four-token kernel instead of the paired-token prefill
-    /// kernel (<see cref="PairedTokenKernels"/>); both are bit-identical, tests flip this to cover both.
+    /// When false, prefill uses the four-token kernels instead of the eight-token ones (the paired-token Q8_0/Q4_0/Q5_0
+    /// kernel in <see cref="PairedTokenKernels"/> and the eight-chain float sgemm-order kernel); all are bit-identical,
+    /// tests flip this to cover both.
     /// </summary>
-    public static volatile bool PairedPrefill = true;
+    public static volatile bool WidePrefill = true;
 
     /// <summary>The widest path this machine runs: 512 needs AVX-512 F+BW, 256 needs AVX2+FMA.</summary>
     public static int HardwareWidth { get; } =

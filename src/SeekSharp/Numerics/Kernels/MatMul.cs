@@ -266,6 +266,7 @@ public static unsafe class MatMul
                 return;
             }
             float* four = stackalloc float[4];
+            float* eight = stackalloc float[8];
             for (int r0 = start; r0 < end; r0 += RowTile)
             {
                 int r1 = Math.Min(end, r0 + RowTile);
@@ -276,6 +277,13 @@ public static unsafe class MatMul
                     {
                         byte* row = W + r * RowBytes;
                         int t = t0;
+                        if (IsSgemm && t + 8 <= t1 && KernelSettings.WidePrefill)
+                        {
+                            Dot8(row, A + t * ActRow, ActRow, Cols, Width, eight);
+                            for (int k = 0; k < 8; k++)
+                                Y[(long)(t + k) * Rows + r] = eight[k];
+                            t += 8;
+                        }
                         for (; t + 4 <= t1; t += 4)
                         {
                             TKernel.Dot4(row, A + t * ActRow, ActRow, Cols, Width, four);
@@ -287,6 +295,16 @@ public static unsafe class MatMul
                     }
                 }
             }
+        }
+
+        private static bool IsSgemm =>
+            typeof(TKernel) == typeof(F32SgemmKernel) || typeof(TKernel) == typeof(F16SgemmKernel) || typeof(TKernel) == typeof(BF16SgemmKernel);
+
+        private static void Dot8(byte* w, byte* a, long stride, int cols, int width, float* result)
+        {
+            if (typeof(TKernel) == typeof(F16SgemmKernel)) SgemmDot.Dot8<Half, float>(w, a, stride, cols, width, result);
+            else if (typeof(TKernel) == typeof(F32SgemmKernel)) SgemmDot.Dot8<float, float>(w, a, stride, cols, width, result);
+            else SgemmDot.Dot8<ushort, ushort>(w, a, stride, cols, width, result);
         }
 
         /// <summary>Paired-token prefill (<see cref="PairedTokenKernels"/>): eight tokens per weight row at a time, then

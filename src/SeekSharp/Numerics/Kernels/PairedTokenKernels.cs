@@ -23,7 +23,7 @@ internal static unsafe class PairedTokenKernels
     public const int PairBlockBytes = 128;
 
     public static bool Applies<TKernel>(int width) where TKernel : struct, IDotKernel =>
-        KernelSettings.PairedPrefill && width >= 512 && (typeof(TKernel) == typeof(Q8_0Kernel) || typeof(TKernel) == typeof(Q4_0Kernel) || typeof(TKernel) == typeof(Q5_0Kernel));
+        KernelSettings.WidePrefill && width >= 512 && (typeof(TKernel) == typeof(Q8_0Kernel) || typeof(TKernel) == typeof(Q4_0Kernel) || typeof(TKernel) == typeof(Q5_0Kernel));
 
     /// <summary>
     /// Rearranges Q8_0 activation rows (ggml layout, <paramref name="actRow"/> bytes apart) of tokens 2p and 2p+1 into
