@@ -22,6 +22,7 @@ public static class SeekCli
         root.Subcommands.Add(TemplateCommand.Create(io));
         root.Subcommands.Add(ChatCommand.Create(io));
         root.Subcommands.Add(ConvertCommand.Create(io));
+        root.Subcommands.Add(BenchCommand.Create(io));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -89,7 +89,7 @@ public sealed class DecoderTransformer : IDecoderModel
             cache.Store(l, pos0, n, k, v);
 
             var body = new AttentionBody(this, cache, ws, l, pos0);
-            pool.For(n * c.HeadCount, ref body);
+            pool.For(n * c.KvHeadCount, ref body);
 
             MatMul.Multiply(w.Wo, att, n, xb, pool);
             Activations.AddInPlace(x, xb);
@@ -125,28 +125,30 @@ public sealed class DecoderTransformer : IDecoderModel
         }
     }
 
-    /// <summary>One (token, head) pair per work item: causal attention over the cache up to the token's position.</summary>
+    /// <summary>One (token, KV head) pair per work item: causal attention of the KV head's group of query heads over
+    /// the cache up to the token's position (f16 cache rows are converted once per group, not once per query head).</summary>
     private readonly struct AttentionBody(DecoderTransformer model, KvCache cache, ForwardWorkspace ws, int layer, int pos0) : IParallelBody
     {
         public void Execute(int start, int end)
         {
             var c = model.Config;
-            int qDim = c.HeadCount * c.KeyLength, oDim = c.HeadCount * c.ValueLength;
+            int qDim = c.HeadCount * c.KeyLength, oDim = c.HeadCount * c.ValueLength, g = c.GroupSize;
             float scale = 1.0f / MathF.Sqrt(c.KeyLength);
-            var scores = ws.ScoresFor(pos0 + ws.MaxTokens);
+            var scores = ws.ScoresFor(g * (pos0 + ws.MaxTokens));
             for (int item = start; item < end; item++)
             {
-                int t = item / c.HeadCount, h = item % c.HeadCount;
-                int kvh = h / c.GroupSize;
+                int t = item / c.KvHeadCount, kvh = item % c.KvHeadCount;
                 int count = pos0 + t + 1;
-                var q = ws.Q.AsSpan(t * qDim + h * c.KeyLength, c.KeyLength);
-                var o = ws.Att.AsSpan(t * oDim + h * c.ValueLength, c.ValueLength);
+                var q = ws.Q.AsSpan(t * qDim + kvh * g * c.KeyLength, g * c.KeyLength);
+                var o = ws.Att.AsSpan(t * oDim + kvh * g * c.ValueLength, g * c.ValueLength);
                 if (cache.Type == KvCacheType.F16)
-                    Attention.HeadF16(q, cache.Keys16(layer), cache.KeyStride, kvh * c.KeyLength,
+                    Attention.GroupF16(q, g, cache.Keys16(layer), cache.KeyStride, kvh * c.KeyLength,
                         cache.Values16(layer), cache.ValueStride, kvh * c.ValueLength, c.ValueLength, count, scale, scores, o);
                 else
-                    Attention.HeadF32(q, cache.Keys32(layer), cache.KeyStride, kvh * c.KeyLength,
-                        cache.Values32(layer), cache.ValueStride, kvh * c.ValueLength, c.ValueLength, count, scale, scores, o);
+                    for (int h = 0; h < g; h++)
+                        Attention.HeadF32(q.Slice(h * c.KeyLength, c.KeyLength), cache.Keys32(layer), cache.KeyStride, kvh * c.KeyLength,
+                            cache.Values32(layer), cache.ValueStride, kvh * c.ValueLength, c.ValueLength, count, scale, scores,
+                            o.Slice(h * c.ValueLength, c.ValueLength));
             }
         }
     }

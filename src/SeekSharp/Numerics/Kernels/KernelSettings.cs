@@ -18,6 +18,13 @@ internal static class KernelSettings
     /// </summary>
     public static volatile bool UseX86Helpers128 = true;
 
+    /// <summary>
+    /// When false, prefill uses the four-token kernels instead of the eight-token ones (the paired-token Q8_0/Q4_0/Q5_0
+    /// kernel in <see cref="PairedTokenKernels"/> and the eight-chain float sgemm-order kernel); all are bit-identical,
+    /// tests flip this to cover both.
+    /// </summary>
+    public static volatile bool WidePrefill = true;
+
     /// <summary>The widest path this machine runs: 512 needs AVX-512 F+BW, 256 needs AVX2+FMA.</summary>
     public static int HardwareWidth { get; } =
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported && Fma.IsSupported ? 512 :

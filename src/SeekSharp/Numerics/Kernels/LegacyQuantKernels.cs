@@ -366,7 +366,7 @@ internal static unsafe class LegacyDot
 internal static unsafe class LegacyMulti
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> Weights256<T>(byte* blk) =>
+    internal static Vector256<sbyte> Weights256<T>(byte* blk) =>
         typeof(T) == typeof(Q8_0Kernel)
             ? Vector256.Load((sbyte*)(blk + 2))
             : LegacyDot.Unpack256<T>(blk).AsSByte() - Vector256.Create(LegacyDot.HasHighBit<T>() ? (sbyte)16 : (sbyte)8);

@@ -182,7 +182,10 @@ public static unsafe class MatMul
             else
             {
                 actRow = ActivationQuantizer.KernelRowBytes(TKernel.DotType, cols);
-                act = ThreadScratch.Get(actRow * n);
+                // The paired prefill layout (if used) follows the ggml-layout rows in the same buffer.
+                long pairBytes = n >= 2 && PairedTokenKernels.Applies<TKernel>(width)
+                    ? (n / 2) * (long)(cols / 32) * PairedTokenKernels.PairBlockBytes : 0;
+                act = ThreadScratch.Get(((actRow * n + 63) & ~63L) + pairBytes);
                 var q = new QuantizeBody { X = px, A = act, ActRow = actRow, Cols = cols, Type = TKernel.DotType, Width = width };
                 if ((long)n * cols >= ParallelQuantizeThreshold && n > 1)
                     pool.For(n, ref q);
@@ -196,6 +199,22 @@ public static unsafe class MatMul
                 Rows = w.Rows, Cols = cols, N = n, Width = width,
                 RowTile = (int)Math.Clamp(RowTileBytes / Math.Max(1, w.RowBytes), 1, int.MaxValue),
             };
+            if (n >= 2 && PairedTokenKernels.Applies<TKernel>(width))
+            {
+                // Rearrange the quantized activations into token pairs once per call (O(n * cols)) for the paired kernel.
+                int nb = cols / 32;
+                int pairCount = n / 2;
+                long pairStride = (long)nb * PairedTokenKernels.PairBlockBytes;
+                long actBytes = (actRow * n + 63) & ~63L;
+                var pb = new PairBody { A = act, ActRow = actRow, Nb = nb, P = act + actBytes };
+                if ((long)n * cols >= ParallelQuantizeThreshold)
+                    pool.For(pairCount, ref pb);
+                else
+                    pb.Execute(0, pairCount);
+                body.P = pb.P;
+                body.PairStride = pairStride;
+                body.Nb = nb;
+            }
             // Decode rows are cheap, so keep chunks big enough to amortize the hand-off; prefill rows carry n dots each.
             int grain = n == 1 ? 32 : Math.Max(1, 64 / n);
             pool.For(w.Rows, ref body, grain);
@@ -217,12 +236,21 @@ public static unsafe class MatMul
         }
     }
 
+    private struct PairBody : IParallelBody
+    {
+        public byte* A, P;
+        public long ActRow;
+        public int Nb;
+
+        public readonly void Execute(int start, int end) => PairedTokenKernels.BuildPairs(A, ActRow, Nb, P, start, end);
+    }
+
     private struct MatMulBody<TKernel> : IParallelBody where TKernel : struct, IDotKernel
     {
-        public byte* W, A;
+        public byte* W, A, P;
         public float* Y;
-        public long RowBytes, ActRow;
-        public int Rows, Cols, N, Width, RowTile;
+        public long RowBytes, ActRow, PairStride;
+        public int Rows, Cols, N, Width, RowTile, Nb;
 
         public readonly void Execute(int start, int end)
         {
@@ -232,7 +260,13 @@ public static unsafe class MatMul
                     Y[r] = TKernel.Dot(W + r * RowBytes, A, Cols, Width);
                 return;
             }
+            if (P != null)
+            {
+                ExecutePaired(start, end);
+                return;
+            }
             float* four = stackalloc float[4];
+            float* eight = stackalloc float[8];
             for (int r0 = start; r0 < end; r0 += RowTile)
             {
                 int r1 = Math.Min(end, r0 + RowTile);
@@ -243,6 +277,13 @@ public static unsafe class MatMul
                     {
                         byte* row = W + r * RowBytes;
                         int t = t0;
+                        if (IsSgemm && t + 8 <= t1 && KernelSettings.WidePrefill)
+                        {
+                            Dot8(row, A + t * ActRow, ActRow, Cols, Width, eight);
+                            for (int k = 0; k < 8; k++)
+                                Y[(long)(t + k) * Rows + r] = eight[k];
+                            t += 8;
+                        }
                         for (; t + 4 <= t1; t += 4)
                         {
                             TKernel.Dot4(row, A + t * ActRow, ActRow, Cols, Width, four);
@@ -253,6 +294,53 @@ public static unsafe class MatMul
                             Y[(long)t * Rows + r] = TKernel.Dot(row, A + t * ActRow, Cols, Width);
                     }
                 }
+            }
+        }
+
+        private static bool IsSgemm =>
+            typeof(TKernel) == typeof(F32SgemmKernel) || typeof(TKernel) == typeof(F16SgemmKernel) || typeof(TKernel) == typeof(BF16SgemmKernel);
+
+        private static void Dot8(byte* w, byte* a, long stride, int cols, int width, float* result)
+        {
+            if (typeof(TKernel) == typeof(F16SgemmKernel)) SgemmDot.Dot8<Half, float>(w, a, stride, cols, width, result);
+            else if (typeof(TKernel) == typeof(F32SgemmKernel)) SgemmDot.Dot8<float, float>(w, a, stride, cols, width, result);
+            else SgemmDot.Dot8<ushort, ushort>(w, a, stride, cols, width, result);
+        }
+
+        /// <summary>Paired-token prefill (<see cref="PairedTokenKernels"/>): eight tokens per weight row at a time, then
+        /// a remaining pair, then an odd last token with the single-token kernel on the ggml-layout activations.</summary>
+        private readonly void ExecutePaired(int start, int end)
+        {
+            float* eight = stackalloc float[8];
+            int pairs = N / 2;
+            for (int r0 = start; r0 < end; r0 += RowTile)
+            {
+                int r1 = Math.Min(end, r0 + RowTile);
+                for (int p0 = 0; p0 < pairs; p0 += TokenTile / 2)
+                {
+                    int p1 = Math.Min(pairs, p0 + TokenTile / 2);
+                    for (int r = r0; r < r1; r++)
+                    {
+                        byte* row = W + r * RowBytes;
+                        int p = p0;
+                        if (p1 - p0 == 4)
+                        {
+                            PairedTokenKernels.Dot4Pairs<TKernel>(row, P + p * PairStride, PairStride, Nb, eight);
+                            for (int k = 0; k < 8; k++)
+                                Y[(long)(2 * p + k) * Rows + r] = eight[k];
+                            continue;
+                        }
+                        for (; p < p1; p++)
+                        {
+                            PairedTokenKernels.Dot1Pair<TKernel>(row, P + p * PairStride, Nb, eight);
+                            Y[(long)(2 * p) * Rows + r] = eight[0];
+                            Y[(long)(2 * p + 1) * Rows + r] = eight[1];
+                        }
+                    }
+                }
+                if ((N & 1) != 0)
+                    for (int r = r0; r < r1; r++)
+                        Y[(long)(N - 1) * Rows + r] = TKernel.Dot(W + r * RowBytes, A + (N - 1) * ActRow, Cols, Width);
             }
         }
     }

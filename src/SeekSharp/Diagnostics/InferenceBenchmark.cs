@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using SeekSharp.Gguf;
+using SeekSharp.Inference;
+
+namespace SeekSharp.Diagnostics;
+
+/// <summary>One llama-bench style test: its name (pp512, tg128), tokens per repetition and the throughput of each repetition.</summary>
+public sealed record BenchmarkSample(string Test, int Tokens, IReadOnlyList<double> TokensPerSecond)
+{
+    public double Mean => TokensPerSecond.Count == 0 ? 0 : TokensPerSecond.Average();
+
+    /// <summary>Sample standard deviation (n - 1), as llama-bench prints it; 0 for a single repetition.</summary>
+    public double StandardDeviation
+    {
+        get
+        {
+            int n = TokensPerSecond.Count;
+            if (n < 2) return 0;
+            double mean = Mean, sum = 0;
+            foreach (double v in TokensPerSecond) sum += (v - mean) * (v - mean);
+            return Math.Sqrt(sum / (n - 1));
+        }
+    }
+
+    public double Median
+    {
+        get
+        {
+            if (TokensPerSecond.Count == 0) return 0;
+            var s = TokensPerSecond.Order().ToArray();
+            return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+        }
+    }
+}
+
+/// <summary>
+/// llama-bench's measurements on an <see cref="InferenceSession"/>: prompt processing (ppN: N random tokens from an
+/// empty cache, in batches of the session's batch size) and text generation (tgN: N single-token steps from an empty
+/// cache), each repeated with the cache cleared in between, after one untimed warm-up run.
+/// </summary>
+public static class InferenceBenchmark
+{
+    public static BenchmarkSample PromptProcessing(InferenceSession session, int vocabSize, int tokens, int repetitions, int seed = 1)
+    {
+        Check(session, tokens, repetitions);
+        var rng = new Random(seed);
+        int[] prompt = new int[tokens];
+        for (int i = 0; i < tokens; i++) prompt[i] = rng.Next(vocabSize);
+        session.Reset();
+        session.Evaluate(prompt); // warm-up: JIT tiers, page faults of the mapped weights, thread wake-up
+        var rates = new List<double>(repetitions);
+        for (int r = 0; r < repetitions; r++)
+        {
+            session.Reset();
+            long t0 = Stopwatch.GetTimestamp();
+            session.Evaluate(prompt);
+            rates.Add(tokens / Stopwatch.GetElapsedTime(t0).TotalSeconds);
+        }
+        session.Reset();
+        return new BenchmarkSample($"pp{tokens}", tokens, rates);
+    }
+
+    public static BenchmarkSample TextGeneration(InferenceSession session, int vocabSize, int tokens, int repetitions, int seed = 1)
+    {
+        Check(session, tokens, repetitions);
+        var rng = new Random(seed);
+        int first = rng.Next(vocabSize);
+        session.Reset();
+        session.Evaluate([first]);
+        var rates = new List<double>(repetitions);
+        Span<int> one = stackalloc int[1];
+        for (int r = 0; r < repetitions; r++)
+        {
+            session.Reset();
+            one[0] = first;
+            long t0 = Stopwatch.GetTimestamp();
+            for (int i = 0; i < tokens; i++)
+            {
+                var logits = session.Evaluate(one);
+                one[0] = ArgMax(logits, vocabSize); // greedy, like a real decode loop
+            }
+            rates.Add(tokens / Stopwatch.GetElapsedTime(t0).TotalSeconds);
+        }
+        session.Reset();
+        return new BenchmarkSample($"tg{tokens}", tokens, rates);
+    }
+
+    private static void Check(InferenceSession session, int tokens, int repetitions)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentOutOfRangeException.ThrowIfLessThan(tokens, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(repetitions, 1);
+        if (tokens > session.ContextSize)
+            throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} tokens do not fit the context size {session.ContextSize}");
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> logits, int vocabSize)
+    {
+        int best = 0;
+        for (int i = 1; i < vocabSize && i < logits.Length; i++)
+            if (logits[i] > logits[best]) best = i;
+        return best;
+    }
+
+    /// <summary>Total bytes of the file's tensors (llama-bench's "size").</summary>
+    public static long ModelBytes(GgufFile file) => file.Tensors.Sum(t => t.ByteSize);
+
+    /// <summary>Total number of weights (llama-bench's "params").</summary>
+    public static long ParameterCount(GgufFile file) => file.Tensors.Sum(t => t.ElementCount);
+
+    /// <summary>
+    /// Weight bytes one decode step reads: every tensor except the token embedding, of which only one row is read
+    /// (unless it doubles as the output projection, when the whole matrix is read). For mixture-of-experts files this
+    /// counts every expert, an upper bound; the caller scales it by the active share.
+    /// </summary>
+    public static long WeightBytesPerToken(GgufFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        bool tied = !file.TryGetTensor("output.weight", out _);
+        long total = 0;
+        foreach (var t in file.Tensors)
+        {
+            if (t.Name == "token_embd.weight" && !tied)
+                total += t.Rows == 0 ? 0 : t.ByteSize / t.Rows;
+            else
+                total += t.ByteSize;
+        }
+        return total;
+    }
+
+    /// <summary>The weight type holding most of the file's bytes (llama-bench names a model by it).</summary>
+    public static GgmlType DominantType(GgufFile file) =>
+        file.Tensors.Where(t => t.Dimensions.Length >= 2).GroupBy(t => t.Type)
+            .OrderByDescending(g => g.Sum(t => t.ByteSize)).Select(g => g.Key).DefaultIfEmpty(GgmlType.F32).First();
+
+    /// <summary>llama-bench's model column: architecture, size class and weight type, e.g. "qwen2 0.5B Q8_0".</summary>
+    public static string Describe(GgufFile file)
+    {
+        string arch = file.GetStringOrNull("general.architecture") ?? "unknown";
+        double p = ParameterCount(file);
+        string size = p >= 1e9 ? $"{p / 1e9:0.#}B" : $"{p / 1e6:0}M";
+        return $"{arch} {size} {GgmlTypeInfo.Name(DominantType(file)).ToUpperInvariant()}";
+    }
+
+    /// <summary>Dollars per million generated tokens at <paramref name="pricePerHour"/> for a machine producing
+    /// <paramref name="tokensPerSecond"/>.</summary>
+    public static double CostPerMillionTokens(double pricePerHour, double tokensPerSecond) =>
+        tokensPerSecond <= 0 ? double.PositiveInfinity : pricePerHour / 3600.0 / tokensPerSecond * 1e6;
+}
