@@ -109,6 +109,46 @@ public class ModelConformanceTests(TestModels models) : IClassFixture<TestModels
         Assert.Equal(reference.Greedy(tokens, 32), actual);
     }
 
+    /// <summary>RoPE scaling as long-context models set it: linear, YaRN, and Llama 3's per-frequency divisors
+    /// (rope_freqs.weight), each through the fused rotation in both layouts.</summary>
+    [Theory]
+    [InlineData("llama", "linear", false)]
+    [InlineData("llama", "yarn", true)]
+    [InlineData("qwen2", "yarn", false)]
+    [InlineData("qwen3", "linear", false)]
+    public void RopeScaledModelsMatch(string arch, string scaling, bool freqFactors)
+    {
+        var family = Models.ArchitectureRegistry.Find(arch)!;
+        var shape = family.Presets.First(p => p.Name == "tiny");
+        var w = Models.RandomModelBuilder.Build(new Models.RandomModelOptions { Architecture = family, Shape = shape, WeightType = GgmlType.Q8_0, Seed = 1234 });
+        w.Set($"{arch}.rope.scaling.type", scaling);
+        w.Set($"{arch}.rope.scaling.factor", 4f);
+        w.Set($"{arch}.rope.scaling.original_context_length", 32u);
+        if (freqFactors)
+        {
+            int half = shape.HeadDim / 2;
+            var bytes = new byte[half * 4];
+            for (int i = 0; i < half; i++) BitConverter.TryWriteBytes(bytes.AsSpan(i * 4), 1f + 7f * i / (half - 1));
+            w.AddTensor("rope_freqs.weight", GgmlType.F32, new long[] { half }, bytes);
+        }
+        string path = Path.Combine(models.Folder, $"{arch}-rope-{scaling}{(freqFactors ? "-freqs" : "")}.gguf");
+        w.Write(path);
+
+        using var reference = new LlamaCppReference(path, contextSize: 256);
+        using var model = LanguageModel.Load(path);
+        Assert.Equal(freqFactors, model.Model is Models.DecoderTransformer dt && dt.Weights.RopeFreqFactors != null);
+        Assert.Equal(0.25f, model.Config.RopeFreqScale);
+        Assert.Equal(scaling == "yarn", model.Config.YarnExtFactor != 0);
+        int[] tokens = model.Tokenizer.Encode(Prompt + " jumps over the lazy dog. " + Prompt);
+        using var session = model.CreateSession(contextSize: 256, threads: 2, batchSize: 16);
+        AssertBitIdentical(reference.Logits(tokens), session.EvaluateAll(tokens), model.Config.VocabSize);
+        session.Reset();
+        int[] prompt = model.Tokenizer.Encode(Prompt);
+        int[] actual = TextGenerator.Generate(session, model.Tokenizer, prompt, 32, new Sampler(SamplingOptions.Greedy), stopAtEndOfGeneration: false)
+            .Where(t => t.Id >= 0).Select(t => t.Id).ToArray();
+        Assert.Equal(reference.Greedy(prompt, 32), actual);
+    }
+
     public const string Multilingual =
         "<｜begin▁of▁sentence｜>DeepSeek-R1 thinks first: <think>2 + 2 = 4</think> Réponse : quatre. 北京是中国的首都。 " +
         "東京は日本の首都です。 مرحبا بالعالم 🙂👩‍💻 def f(x):\n\treturn x ** 2  # 12345678901234567890";
