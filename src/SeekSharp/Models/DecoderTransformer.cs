@@ -18,12 +18,17 @@ public sealed class DecoderTransformer : IDecoderModel
         Weights = weights;
         Rope = new RotaryEmbedding(config.RopeDimensions, config.RopeLayout == RopeLayout.NeoX, config.RopeFreqBase,
             config.RopeFreqScale, config.YarnExtFactor, config.YarnAttnFactor, config.RopeOriginalContext,
-            config.YarnBetaFast, config.YarnBetaSlow, weights.RopeFreqFactors);
+            config.YarnBetaFast, config.YarnBetaSlow, weights.RopeFreqFactors, fused: true);
     }
 
     public ModelConfig Config { get; }
     public TransformerWeights Weights { get; }
     internal RotaryEmbedding Rope { get; }
+
+    /// <summary>Test hook (null in normal runs): receives named intermediate tensors, under llama.cpp's graph names, for
+    /// op-by-op comparison with llama.cpp's eval callback.</summary>
+    internal delegate void ProbeHandler(string name, int layer, ReadOnlySpan<float> values);
+    [ThreadStatic] internal static ProbeHandler? Probe;
 
     public IForwardWorkspace CreateWorkspace(int maxTokens) => new ForwardWorkspace(Config, maxTokens);
 
@@ -71,6 +76,7 @@ public sealed class DecoderTransformer : IDecoderModel
             var w = Weights.Layers[l];
             for (int t = 0; t < n; t++)
                 Normalization.RmsNorm(x.Slice(t * d, d), w.AttnNorm, xb.Slice(t * d, d), c.RmsNormEpsilon);
+            Probe?.Invoke("attn_norm", l, xb);
             MatMul.Multiply(w.Wq, xb, n, q, pool);
             MatMul.Multiply(w.Wk, xb, n, k, pool);
             MatMul.Multiply(w.Wv, xb, n, v, pool);
@@ -79,6 +85,7 @@ public sealed class DecoderTransformer : IDecoderModel
             if (w.Bv != null) AddBias(v, w.Bv, n);
             if (w.QNorm != null) HeadNorm(q, w.QNorm, c.RmsNormEpsilon);
             if (w.KNorm != null) HeadNorm(k, w.KNorm, c.RmsNormEpsilon);
+            Probe?.Invoke("Vcur", l, v);
             for (int t = 0; t < n; t++)
             {
                 var cos = ws.RopeCos.AsSpan(t * half, half);
@@ -86,21 +93,40 @@ public sealed class DecoderTransformer : IDecoderModel
                 Rope.Apply(q.Slice(t * qDim, qDim), c.KeyLength, cos, sin);
                 Rope.Apply(k.Slice(t * kDim, kDim), c.KeyLength, cos, sin);
             }
+            Probe?.Invoke("Qcur", l, q);
+            Probe?.Invoke("Kcur", l, k);
             cache.Store(l, pos0, n, k, v);
+            if (cache.Type == KvCacheType.F16)
+            {
+                // ggml keeps V transposed (positions contiguous per value) when flash attention is off
+                int stride = LatentAttention.PaddedLength(pos0 + n);
+                var vt = ws.ValuesT(c.KvHeadCount * c.ValueLength * stride);
+                for (int h = 0; h < c.KvHeadCount; h++)
+                    LatentAttention.TransposeLatent(cache.Values16(l)[(h * c.ValueLength)..], cache.ValueStride, c.ValueLength, pos0 + n,
+                        vt.Slice(h * c.ValueLength * stride, c.ValueLength * stride));
+            }
 
-            var body = new AttentionBody(this, cache, ws, l, pos0);
-            pool.For(n * c.KvHeadCount, ref body);
+            var body = new AttentionBody(this, cache, ws, l, pos0, n);
+            pool.For(n * c.HeadCount, ref body);
+            Probe?.Invoke("kqv_out", l, att);
 
             MatMul.Multiply(w.Wo, att, n, xb, pool);
             Activations.AddInPlace(x, xb);
+            Probe?.Invoke("ffn_inp", l, x);
 
             for (int t = 0; t < n; t++)
                 Normalization.RmsNorm(x.Slice(t * d, d), w.FfnNorm, xb.Slice(t * d, d), c.RmsNormEpsilon);
+            Probe?.Invoke("ffn_norm", l, xb);
             MatMul.Multiply(w.FfnGate, xb, n, gate, pool);
             MatMul.Multiply(w.FfnUp, xb, n, up, pool);
-            Activations.SwiGlu(gate, up);
+            Probe?.Invoke("ffn_gate", l, gate);
+            Probe?.Invoke("ffn_up", l, up);
+            GgmlExp.SwiGluRows(gate, up, ff);
+            Probe?.Invoke("ffn_swiglu", l, gate);
             MatMul.Multiply(w.FfnDown, gate, n, xb, pool);
+            Probe?.Invoke("ffn_out", l, xb);
             Activations.AddInPlace(x, xb);
+            Probe?.Invoke("l_out", l, x);
         }
         cache.SetLength(pos0 + n);
 
@@ -108,7 +134,9 @@ public sealed class DecoderTransformer : IDecoderModel
         int outputs = n - first;
         for (int t = first; t < n; t++)
             Normalization.RmsNorm(x.Slice(t * d, d), Weights.OutputNorm, xb.Slice((t - first) * d, d), c.RmsNormEpsilon);
+        Probe?.Invoke("result_norm", -1, xb[..(outputs * d)]);
         MatMul.Multiply(Weights.Output, xb[..(outputs * d)], outputs, logits[..(outputs * c.VocabSize)], pool);
+        Probe?.Invoke("result_output", -1, logits[..(outputs * c.VocabSize)]);
     }
 
     private static void AddBias(Span<float> y, float[] bias, int n)
@@ -125,30 +153,30 @@ public sealed class DecoderTransformer : IDecoderModel
         }
     }
 
-    /// <summary>One (token, KV head) pair per work item: causal attention of the KV head's group of query heads over
-    /// the cache up to the token's position (f16 cache rows are converted once per group, not once per query head).</summary>
-    private readonly struct AttentionBody(DecoderTransformer model, KvCache cache, ForwardWorkspace ws, int layer, int pos0) : IParallelBody
+    /// <summary>One (token, head) pair per work item: causal attention over the cache up to the token's position.</summary>
+    private readonly struct AttentionBody(DecoderTransformer model, KvCache cache, ForwardWorkspace ws, int layer, int pos0, int n) : IParallelBody
     {
         public void Execute(int start, int end)
         {
             var c = model.Config;
-            int qDim = c.HeadCount * c.KeyLength, oDim = c.HeadCount * c.ValueLength, g = c.GroupSize;
+            int qDim = c.HeadCount * c.KeyLength, oDim = c.HeadCount * c.ValueLength;
             float scale = 1.0f / MathF.Sqrt(c.KeyLength);
-            var scores = ws.ScoresFor(g * (pos0 + ws.MaxTokens));
+            int total = pos0 + ws.MaxTokens, stride = LatentAttention.PaddedLength(pos0 + n);
+            var scores = ws.ScoresFor(LatentAttention.PaddedLength(total));
             for (int item = start; item < end; item++)
             {
-                int t = item / c.KvHeadCount, kvh = item % c.KvHeadCount;
+                int t = item / c.HeadCount, h = item % c.HeadCount;
+                int kvh = h / c.GroupSize;
                 int count = pos0 + t + 1;
-                var q = ws.Q.AsSpan(t * qDim + kvh * g * c.KeyLength, g * c.KeyLength);
-                var o = ws.Att.AsSpan(t * oDim + kvh * g * c.ValueLength, g * c.ValueLength);
+                var q = ws.Q.AsSpan(t * qDim + h * c.KeyLength, c.KeyLength);
+                var o = ws.Att.AsSpan(t * oDim + h * c.ValueLength, c.ValueLength);
                 if (cache.Type == KvCacheType.F16)
-                    Attention.GroupF16(q, g, cache.Keys16(layer), cache.KeyStride, kvh * c.KeyLength,
-                        cache.Values16(layer), cache.ValueStride, kvh * c.ValueLength, c.ValueLength, count, scale, scores, o);
+                    // llama.cpp's order: K·q and Vᵀ·p as f16 matrix products (see LatentAttention), ggml's softmax
+                    LatentAttention.HeadF16(q, cache.Keys16(layer)[(kvh * c.KeyLength)..], cache.KeyStride,
+                        ws.ValuesT(0).Slice(kvh * c.ValueLength * stride), pos0 + n, c.ValueLength, count, scale, n > 1, scores, o);
                 else
-                    for (int h = 0; h < g; h++)
-                        Attention.HeadF32(q.Slice(h * c.KeyLength, c.KeyLength), cache.Keys32(layer), cache.KeyStride, kvh * c.KeyLength,
-                            cache.Values32(layer), cache.ValueStride, kvh * c.ValueLength, c.ValueLength, count, scale, scores,
-                            o.Slice(h * c.ValueLength, c.ValueLength));
+                    Attention.HeadF32(q, cache.Keys32(layer), cache.KeyStride, kvh * c.KeyLength,
+                        cache.Values32(layer), cache.ValueStride, kvh * c.ValueLength, c.ValueLength, count, scale, scores, o);
             }
         }
     }
@@ -185,6 +213,15 @@ public sealed class ForwardWorkspace : IForwardWorkspace
     internal float[] Up { get; }
     internal float[] RopeCos { get; }
     internal float[] RopeSin { get; }
+
+    private Half[] _valuesT = Array.Empty<Half>();
+
+    /// <summary>The current layer's cached values, transposed per KV head (grown on demand, then reused).</summary>
+    internal Span<Half> ValuesT(int length)
+    {
+        if (_valuesT.Length < length) _valuesT = new Half[Math.Max(length, _valuesT.Length * 2)];
+        return _valuesT;
+    }
 
     /// <summary>Per-thread score buffer, grown on demand and then reused (no allocation per token).</summary>
     internal Span<float> ScoresFor(int positions)

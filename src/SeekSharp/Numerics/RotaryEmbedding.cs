@@ -22,13 +22,12 @@ public sealed class RotaryEmbedding
     /// <param name="neox">NeoX layout (pairs i and i+dims/2) rather than adjacent pairs.</param>
     /// <param name="fused">Round as llama.cpp's FMA-capable CPU builds do: their compiler contracts the YaRN angle
     /// blend, the magnitude factor and the pair rotation into fused multiply-adds, so an unfused rotation is 1 ulp off
-    /// in about 1% of the rotated values. Adjacent-pair layout only; used by the DeepSeek-2 path, where it was checked
-    /// tensor by tensor against llama.cpp.</param>
+    /// in about 1% of the rotated values. Both layouts share ggml's one rotation routine (only the pair offset differs),
+    /// so the NeoX layout is fused the same way; checked tensor by tensor against llama.cpp's graph.</param>
     public RotaryEmbedding(int dims, bool neox, float freqBase, float freqScale = 1f, float extFactor = 0f,
         float attnFactor = 1f, int originalContext = 0, float betaFast = 32f, float betaSlow = 1f, float[]? freqFactors = null,
         bool fused = false)
     {
-        if (fused && neox) throw new ArgumentException("the fused rounding is defined for the adjacent-pair layout", nameof(fused));
         _fused = fused;
         if (freqFactors != null && freqFactors.Length < dims / 2)
             throw new ArgumentException($"rope frequency factors need {dims / 2} values, got {freqFactors.Length}");
@@ -95,7 +94,17 @@ public sealed class RotaryEmbedding
         for (int h = 0; h + headDim <= heads.Length; h += headDim)
         {
             var x = heads.Slice(h, headDim);
-            if (_neox)
+            if (_neox && _fused)
+            {
+                // pairs (i, i + half), rounded as the adjacent-pair case below
+                for (int i = 0; i < half; i++)
+                {
+                    float x0 = x[i], x1 = x[i + half];
+                    x[i] = MathF.FusedMultiplyAdd(x0, cos[i], -(x1 * sin[i]));
+                    x[i + half] = MathF.FusedMultiplyAdd(x0, sin[i], x1 * cos[i]);
+                }
+            }
+            else if (_neox)
             {
                 for (int i = 0; i < half; i++)
                 {

@@ -52,7 +52,7 @@ public class DeepSeek2ConformanceTests(TestModels models, ITestOutputHelper outp
         double tolerance = ModelConformanceTests.NmseTolerance(type);
         var report = LogitComparison.Compare(reference.Logits(tokens), tf.EvaluateAll(tokens), model.Config.VocabSize, tolerance);
         output.WriteLine($"{preset} {type}: max NMSE {report.MaxNmse:E2} at {report.WorstPosition}, min margin {report.MinMargin:G3}");
-        Assert.True(report.MaxNmse < tolerance, $"max NMSE {report.MaxNmse:E2} at position {report.WorstPosition} (tolerance {tolerance:E0})");
+        Assert.True(report.MaxNmse <= tolerance, $"max NMSE {report.MaxNmse:E2} at position {report.WorstPosition} (tolerance {tolerance:E0})");
         Assert.Equal(0, report.ClearArgmaxMismatches);
     }
 

@@ -11,13 +11,16 @@ namespace SeekSharp.Tests.Conformance;
 /// Op-by-op comparison with llama.cpp: its scheduler's eval callback hands every computed graph tensor (by graph name)
 /// and our transformer's probe hands the same intermediates, so the first tensor that differs names the culprit.
 /// </summary>
+[Collection("GraphProbe")]
 public class DeepSeek2ProbeTests(TestModels models, ITestOutputHelper output) : IClassFixture<TestModels>
 {
-    private static readonly Dictionary<string, List<float[]>> s_ggml = new();
+    /// <summary>llama.cpp's captured graph tensors, "name [ne0,ne1,ne2,ne3]" to every evaluation of that tensor. Shared
+    /// by the probe test classes, which the "GraphProbe" collection keeps from running at the same time.</summary>
+    internal static readonly Dictionary<string, List<float[]>> s_ggml = new();
 
     // ggml_tensor field offsets (ggml.h): type 0, ne[4] 16, nb[4] 48, data 248, name[64] 256
     [UnmanagedCallersOnly(CallConvs = new[] { typeof(CallConvCdecl) })]
-    private static unsafe byte Eval(nint t, byte ask, nint user)
+    internal static unsafe byte Eval(nint t, byte ask, nint user)
     {
         if (ask != 0) return 1;
         byte* p = (byte*)t;
