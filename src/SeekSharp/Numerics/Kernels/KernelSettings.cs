@@ -25,6 +25,12 @@ internal static class KernelSettings
     /// </summary>
     public static volatile bool WidePrefill = true;
 
+    /// <summary>
+    /// When false, decode (one token) runs the one-row kernels for every weight type instead of the two-row Q4_K/Q6_K
+    /// kernels in <see cref="KQuantDecode"/>; both are bit-identical, tests flip this to cover both.
+    /// </summary>
+    public static volatile bool RowPairedDecode = true;
+
     /// <summary>The widest path this machine runs: 512 needs AVX-512 F+BW, 256 needs AVX2+FMA.</summary>
     public static int HardwareWidth { get; } =
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported && Fma.IsSupported ? 512 :

@@ -256,7 +256,24 @@ public static unsafe class MatMul
         {
             if (N == 1)
             {
-                for (int r = start; r < end; r++)
+                int r = start;
+                if (typeof(TKernel) == typeof(Q4_KKernel) && KQuantDecode.Applies(Width))
+                {
+                    // Two rows per pass over the activations; an odd last row goes through the same kernel twice.
+                    float* two = stackalloc float[2];
+                    for (; r < end; r += 2)
+                    {
+                        if (r + 1 < end)
+                            KQuantDecode.Q4K2(W + r * RowBytes, W + (r + 1) * RowBytes, A, Cols, Y + r);
+                        else
+                        {
+                            KQuantDecode.Q4K2(W + r * RowBytes, W + r * RowBytes, A, Cols, two);
+                            Y[r] = two[0];
+                        }
+                    }
+                    return;
+                }
+                for (; r < end; r++)
                     Y[r] = TKernel.Dot(W + r * RowBytes, A, Cols, Width);
                 return;
             }
