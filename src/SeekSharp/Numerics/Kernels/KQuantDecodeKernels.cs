@@ -23,11 +23,13 @@ internal static unsafe class KQuantDecode
     /// <summary>True when the two-row decode kernels run for a call at <paramref name="width"/>.</summary>
     public static bool Applies(int width) => width >= 512 && KernelSettings.RowPairedDecode;
 
+    /// <summary>True when the one-row register-only decode kernels run for a call at <paramref name="width"/>.</summary>
+    public static bool AppliesOneRow(int width) => width >= 512 && KernelSettings.FastKQuantDecode;
+
     /// <summary>
     /// y[0] = Q4_K row <paramref name="x0"/> · Q8_K <paramref name="a"/>, y[1] = row <paramref name="x1"/> · a;
     /// bit-identical to two <see cref="Q45K.Dot"/> calls (five = false). x1 may equal x0.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q4K2(byte* x0, byte* x1, byte* a, int cols, float* y)
     {
         int nb = cols / 256;
@@ -45,8 +47,20 @@ internal static unsafe class KQuantDecode
             0, -128, 0, -128, 1, -128, 1, -128, 2, -128, 2, -128, 3, -128, 3, -128,
             4, -128, 4, -128, 5, -128, 5, -128, 6, -128, 6, -128, 7, -128, 7, -128);
 
+        // Rows are adjacent in memory, so the pair after this one starts 2 * (x1 - x0) further on. Two interleaved row
+        // streams defeat the hardware prefetcher often enough that prefetching the next pair's block pays (2x on Q6_K).
+        long ahead = 2 * (x1 - x0);
         for (int i = 0; i < nb; i++, x0 += 144, x1 += 144, a += KQuant.Q8K)
         {
+            if (ahead != 0 && Sse.IsSupported)
+            {
+                Sse.Prefetch0(x0 + ahead);
+                Sse.Prefetch0(x0 + ahead + 64);
+                Sse.Prefetch0(x0 + ahead + 143);
+                Sse.Prefetch0(x1 + ahead);
+                Sse.Prefetch0(x1 + ahead + 64);
+                Sse.Prefetch0(x1 + ahead + 143);
+            }
             // Helpers take and return values only: a ref/out local would be kept in memory by the JIT.
             float da = KQuant.D(a);
             Vector256<short> bsums = Vector256.Load((short*)(a + 260));
@@ -97,5 +111,109 @@ internal static unsafe class KQuantDecode
         Vector256<ushort> h = Vector256.Load((ushort*)qs);
         Vector512<ushort> b = h.ToVector512Unsafe().WithUpper(h);
         return Avx512BW.ShiftRightLogicalVariable(b, shifts).AsByte() & m4;
+    }
+
+    /// <summary>
+    /// y[0] = Q6_K row <paramref name="x0"/> · Q8_K <paramref name="a"/>, y[1] = row <paramref name="x1"/> · a;
+    /// bit-identical to two <see cref="Q6_KKernel.Dot"/> calls. x1 may equal x0.
+    /// </summary>
+    public static void Q6K2(byte* x0, byte* x1, byte* a, int cols, float* y)
+    {
+        int nb = cols / 256;
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
+        // vpermw controls: chunk k takes scales 2k, 2k+1 (8 words each) in its half, chunk 4+k scales 8+2k, 9+2k.
+        Vector512<short> p0 = Vector512.Create(Simd.Join(Vector128<short>.Zero, Vector128<short>.One), Simd.Join(Vector128.Create((short)8), Vector128.Create((short)9)));
+        Vector512<short> p1 = p0 + Vector512.Create((short)2), p2 = p0 + Vector512.Create((short)4), p3 = p0 + Vector512.Create((short)6);
+        // Rows are adjacent in memory, so the pair after this one starts 2 * (x1 - x0) further on (see Q4K2).
+        long ahead = 2 * (x1 - x0);
+        for (int i = 0; i < nb; i++, x0 += 210, x1 += 210, a += KQuant.Q8K)
+        {
+            if (ahead != 0 && Sse.IsSupported)
+            {
+                Prefetch(x0 + ahead);
+                Prefetch(x1 + ahead);
+            }
+            float da = KQuant.D(a);
+            Vector256<short> bsums = Vector256.Load((short*)(a + 260));
+            Vector512<sbyte> a0 = KQuant.Act512(a, 0, 4), a1 = KQuant.Act512(a, 1, 5), a2 = KQuant.Act512(a, 2, 6), a3 = KQuant.Act512(a, 3, 7);
+            acc0 = Fma.MultiplyAdd(Vector256.Create(da * Fp16.ToFloat(x0 + 208)), Vector256.ConvertToSingle(Q6Sums(x0, bsums, a0, a1, a2, a3, p0, p1, p2, p3)), acc0);
+            acc1 = Fma.MultiplyAdd(Vector256.Create(da * Fp16.ToFloat(x1 + 208)), Vector256.ConvertToSingle(Q6Sums(x1, bsums, a0, a1, a2, a3, p0, p1, p2, p3)), acc1);
+        }
+        y[0] = Simd.HSum8(acc0);
+        y[1] = Simd.HSum8(acc1);
+    }
+
+    /// <summary>Exact lane sums of one Q6_K super-block (unsigned 6-bit values times scales, minus 32 · scale · bsum).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Q6Sums(byte* x, Vector256<short> bsums,
+        Vector512<sbyte> a0, Vector512<sbyte> a1, Vector512<sbyte> a2, Vector512<sbyte> a3,
+        Vector512<short> p0, Vector512<short> p1, Vector512<short> p2, Vector512<short> p3)
+    {
+        Vector256<short> sc = Avx2.ConvertToVector256Int16(Vector128.Load((sbyte*)(x + 192)));
+        Vector512<short> sc16 = sc.ToVector512Unsafe();
+        Vector256<int> offset = Avx2.MultiplyAddAdjacent(bsums, sc) << 5;
+        Vector512<byte> m4 = Vector512.Create((byte)0x0F), m3 = Vector512.Create((byte)3);
+        Vector512<byte> q1 = Simd.Join(Vector256.Load(x), Vector256.Load(x + 64));
+        Vector512<byte> q2 = Simd.Join(Vector256.Load(x + 32), Vector256.Load(x + 96));
+        Vector512<byte> h = Vector512.Load(x + 128);
+        Vector512<int> s = Simd.MAdd(Simd.MulPairs((q1 & m4) | KQuant.Shl(h & m3, 4), a0), Avx512BW.PermuteVar32x16(sc16, p0));
+        s += Simd.MAdd(Simd.MulPairs((q2 & m4) | KQuant.Shl(Simd.Shr(h, 2) & m3, 4), a1), Avx512BW.PermuteVar32x16(sc16, p1));
+        s += Simd.MAdd(Simd.MulPairs(Simd.Shr(q1, 4) | KQuant.Shl(Simd.Shr(h, 4) & m3, 4), a2), Avx512BW.PermuteVar32x16(sc16, p2));
+        s += Simd.MAdd(Simd.MulPairs(Simd.Shr(q2, 4) | KQuant.Shl(Simd.Shr(h, 6), 4), a3), Avx512BW.PermuteVar32x16(sc16, p3));
+        return KQuant.Fold(s) - offset;
+    }
+
+    /// <summary>Software prefetch of one 210-byte Q6_K block (its four cache lines) for the next row pair.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* p)
+    {
+        Sse.Prefetch0(p);
+        Sse.Prefetch0(p + 64);
+        Sse.Prefetch0(p + 128);
+        Sse.Prefetch0(p + 209);
+    }
+
+    /// <summary>Q4_K row · Q8_K row, bit-identical to <see cref="Q45K.Dot"/> (five = false): the one-row form of
+    /// <see cref="Q4K2"/>, which keeps the weights one sequential stream (what the hardware prefetcher follows best once
+    /// the weights come from DRAM).</summary>
+    public static float Q4K1(byte* x, byte* a, int cols)
+    {
+        int nb = cols / 256;
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector128<float> accm = Vector128<float>.Zero;
+        Vector512<ushort> shifts = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4));
+        Vector512<byte> m4 = Vector512.Create((byte)0x0F);
+        Vector512<short> p0 = Vector512.Create(Vector256<short>.Zero, Vector256<short>.One);
+        Vector512<short> p1 = p0 + Vector512.Create((short)2), p2 = p0 + Vector512.Create((short)4), p3 = p0 + Vector512.Create((short)6);
+        Vector256<sbyte> dup = Vector256.Create(
+            0, -128, 0, -128, 1, -128, 1, -128, 2, -128, 2, -128, 3, -128, 3, -128,
+            4, -128, 4, -128, 5, -128, 5, -128, 6, -128, 6, -128, 7, -128, 7, -128);
+        for (int i = 0; i < nb; i++, x += 144, a += KQuant.Q8K)
+        {
+            float da = KQuant.D(a);
+            Vector256<short> bsums = Vector256.Load((short*)(a + 260));
+            acc = Fma.MultiplyAdd(Vector256.Create(da * Fp16.ToFloat(x)), Vector256.ConvertToSingle(Sums(x, a, shifts, m4, p0, p1, p2, p3)), acc);
+            Vector256<int> t = MinTerms(x, bsums, dup);
+            Vector256<long> h = Avx2.HorizontalAdd(t, t).AsInt64();
+            Vector128<int> pairs = Avx2.Permute4x64(h, 0b11_01_10_00).AsInt32().GetLower();
+            accm = Vector128.FusedMultiplyAdd(Vector128.Create(-da * Fp16.ToFloat(x + 2)), Vector128.ConvertToSingle(pairs), accm);
+        }
+        return Simd.HSum8(acc) + ((accm[0] + accm[2]) + (accm[1] + accm[3]));
+    }
+
+    /// <summary>Q6_K row · Q8_K row, bit-identical to <see cref="Q6_KKernel.Dot"/>: the one-row form of <see cref="Q6K2"/>.</summary>
+    public static float Q6K1(byte* x, byte* a, int cols)
+    {
+        int nb = cols / 256;
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector512<short> p0 = Vector512.Create(Simd.Join(Vector128<short>.Zero, Vector128<short>.One), Simd.Join(Vector128.Create((short)8), Vector128.Create((short)9)));
+        Vector512<short> p1 = p0 + Vector512.Create((short)2), p2 = p0 + Vector512.Create((short)4), p3 = p0 + Vector512.Create((short)6);
+        for (int i = 0; i < nb; i++, x += 210, a += KQuant.Q8K)
+        {
+            Vector256<short> bsums = Vector256.Load((short*)(a + 260));
+            Vector512<sbyte> a0 = KQuant.Act512(a, 0, 4), a1 = KQuant.Act512(a, 1, 5), a2 = KQuant.Act512(a, 2, 6), a3 = KQuant.Act512(a, 3, 7);
+            acc = Fma.MultiplyAdd(Vector256.Create(KQuant.D(a) * Fp16.ToFloat(x + 208)), Vector256.ConvertToSingle(Q6Sums(x, bsums, a0, a1, a2, a3, p0, p1, p2, p3)), acc);
+        }
+        return Simd.HSum8(acc);
     }
 }

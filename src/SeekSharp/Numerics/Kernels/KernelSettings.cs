@@ -26,10 +26,17 @@ internal static class KernelSettings
     public static volatile bool WidePrefill = true;
 
     /// <summary>
-    /// When false, decode (one token) runs the one-row kernels for every weight type instead of the two-row Q4_K/Q6_K
-    /// kernels in <see cref="KQuantDecode"/>; both are bit-identical, tests flip this to cover both.
+    /// When true, decode (one token) runs the two-row Q4_K/Q6_K kernels in <see cref="KQuantDecode"/> (one activation
+    /// load per two rows: about 2x faster while the weights sit in cache, but two interleaved streams are slower than one
+    /// once they come from DRAM, so it is off by default); bit-identical, tests flip this to cover both.
     /// </summary>
-    public static volatile bool RowPairedDecode = true;
+    public static volatile bool RowPairedDecode = false;
+
+    /// <summary>
+    /// When false, decode runs the generic one-row Q4_K/Q6_K kernels (<see cref="Q45K"/>, <see cref="Q6_KKernel"/>)
+    /// instead of the register-only 512-bit ones in <see cref="KQuantDecode"/>; bit-identical, tests flip this.
+    /// </summary>
+    public static volatile bool FastKQuantDecode = true;
 
     /// <summary>The widest path this machine runs: 512 needs AVX-512 F+BW, 256 needs AVX2+FMA.</summary>
     public static int HardwareWidth { get; } =

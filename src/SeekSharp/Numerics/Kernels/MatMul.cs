@@ -273,6 +273,33 @@ public static unsafe class MatMul
                     }
                     return;
                 }
+                if (typeof(TKernel) == typeof(Q6_KKernel) && KQuantDecode.Applies(Width))
+                {
+                    float* two = stackalloc float[2];
+                    for (; r < end; r += 2)
+                    {
+                        if (r + 1 < end)
+                            KQuantDecode.Q6K2(W + r * RowBytes, W + (r + 1) * RowBytes, A, Cols, Y + r);
+                        else
+                        {
+                            KQuantDecode.Q6K2(W + r * RowBytes, W + r * RowBytes, A, Cols, two);
+                            Y[r] = two[0];
+                        }
+                    }
+                    return;
+                }
+                if (typeof(TKernel) == typeof(Q4_KKernel) && KQuantDecode.AppliesOneRow(Width))
+                {
+                    for (; r < end; r++)
+                        Y[r] = KQuantDecode.Q4K1(W + r * RowBytes, A, Cols);
+                    return;
+                }
+                if (typeof(TKernel) == typeof(Q6_KKernel) && KQuantDecode.AppliesOneRow(Width))
+                {
+                    for (; r < end; r++)
+                        Y[r] = KQuantDecode.Q6K1(W + r * RowBytes, A, Cols);
+                    return;
+                }
                 for (; r < end; r++)
                     Y[r] = TKernel.Dot(W + r * RowBytes, A, Cols, Width);
                 return;
