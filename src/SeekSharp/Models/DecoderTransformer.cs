@@ -71,9 +71,7 @@ public sealed class DecoderTransformer : IDecoderModel
             var w = Weights.Layers[l];
             for (int t = 0; t < n; t++)
                 Normalization.RmsNorm(x.Slice(t * d, d), w.AttnNorm, xb.Slice(t * d, d), c.RmsNormEpsilon);
-            MatMul.Multiply(w.Wq, xb, n, q, pool);
-            MatMul.Multiply(w.Wk, xb, n, k, pool);
-            MatMul.Multiply(w.Wv, xb, n, v, pool);
+            MatMul.MultiplyShared(xb, n, pool, w.Wq, q, w.Wk, k, w.Wv, v);
             if (w.Bq != null) AddBias(q, w.Bq, n);
             if (w.Bk != null) AddBias(k, w.Bk, n);
             if (w.Bv != null) AddBias(v, w.Bv, n);
@@ -96,8 +94,7 @@ public sealed class DecoderTransformer : IDecoderModel
 
             for (int t = 0; t < n; t++)
                 Normalization.RmsNorm(x.Slice(t * d, d), w.FfnNorm, xb.Slice(t * d, d), c.RmsNormEpsilon);
-            MatMul.Multiply(w.FfnGate, xb, n, gate, pool);
-            MatMul.Multiply(w.FfnUp, xb, n, up, pool);
+            MatMul.MultiplyShared(xb, n, pool, w.FfnGate, gate, w.FfnUp, up);
             Activations.SwiGlu(gate, up);
             MatMul.Multiply(w.FfnDown, gate, n, xb, pool);
             Activations.AddInPlace(x, xb);

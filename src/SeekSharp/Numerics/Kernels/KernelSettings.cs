@@ -38,6 +38,12 @@ internal static class KernelSettings
     /// </summary>
     public static volatile bool FastKQuantDecode = true;
 
+    /// <summary>
+    /// When false, <see cref="MatMul.MultiplyShared(ReadOnlySpan{float}, int, Threading.WorkerPool, in WeightMatrix, Span{float}, in WeightMatrix, Span{float}, in WeightMatrix, Span{float})"/>
+    /// makes separate <see cref="MatMul.Multiply"/> calls instead of one fused decode loop; tests flip this.
+    /// </summary>
+    public static volatile bool SharedDecode = true;
+
     /// <summary>The widest path this machine runs: 512 needs AVX-512 F+BW, 256 needs AVX2+FMA.</summary>
     public static int HardwareWidth { get; } =
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported && Fma.IsSupported ? 512 :
