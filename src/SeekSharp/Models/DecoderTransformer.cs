@@ -77,9 +77,7 @@ public sealed class DecoderTransformer : IDecoderModel
             for (int t = 0; t < n; t++)
                 Normalization.RmsNorm(x.Slice(t * d, d), w.AttnNorm, xb.Slice(t * d, d), c.RmsNormEpsilon);
             Probe?.Invoke("attn_norm", l, xb);
-            MatMul.Multiply(w.Wq, xb, n, q, pool);
-            MatMul.Multiply(w.Wk, xb, n, k, pool);
-            MatMul.Multiply(w.Wv, xb, n, v, pool);
+            MatMul.MultiplyShared(xb, n, pool, w.Wq, q, w.Wk, k, w.Wv, v);
             if (w.Bq != null) AddBias(q, w.Bq, n);
             if (w.Bk != null) AddBias(k, w.Bk, n);
             if (w.Bv != null) AddBias(v, w.Bv, n);
@@ -117,8 +115,7 @@ public sealed class DecoderTransformer : IDecoderModel
             for (int t = 0; t < n; t++)
                 Normalization.RmsNorm(x.Slice(t * d, d), w.FfnNorm, xb.Slice(t * d, d), c.RmsNormEpsilon);
             Probe?.Invoke("ffn_norm", l, xb);
-            MatMul.Multiply(w.FfnGate, xb, n, gate, pool);
-            MatMul.Multiply(w.FfnUp, xb, n, up, pool);
+            MatMul.MultiplyShared(xb, n, pool, w.FfnGate, gate, w.FfnUp, up);
             Probe?.Invoke("ffn_gate", l, gate);
             Probe?.Invoke("ffn_up", l, up);
             GgmlExp.SwiGluRows(gate, up, ff);

@@ -25,6 +25,25 @@ internal static class KernelSettings
     /// </summary>
     public static volatile bool WidePrefill = true;
 
+    /// <summary>
+    /// When true, decode (one token) runs the two-row Q4_K/Q6_K kernels in <see cref="KQuantDecode"/> (one activation
+    /// load per two rows: about 2x faster while the weights sit in cache, but two interleaved streams are slower than one
+    /// once they come from DRAM, so it is off by default); bit-identical, tests flip this to cover both.
+    /// </summary>
+    public static volatile bool RowPairedDecode = false;
+
+    /// <summary>
+    /// When false, decode runs the generic one-row Q4_K/Q6_K kernels (<see cref="Q45K"/>, <see cref="Q6_KKernel"/>)
+    /// instead of the register-only 512-bit ones in <see cref="KQuantDecode"/>; bit-identical, tests flip this.
+    /// </summary>
+    public static volatile bool FastKQuantDecode = true;
+
+    /// <summary>
+    /// When false, <see cref="MatMul.MultiplyShared(ReadOnlySpan{float}, int, Threading.WorkerPool, in WeightMatrix, Span{float}, in WeightMatrix, Span{float}, in WeightMatrix, Span{float})"/>
+    /// makes separate <see cref="MatMul.Multiply"/> calls instead of one fused decode loop; tests flip this.
+    /// </summary>
+    public static volatile bool SharedDecode = true;
+
     /// <summary>The widest path this machine runs: 512 needs AVX-512 F+BW, 256 needs AVX2+FMA.</summary>
     public static int HardwareWidth { get; } =
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported && Fma.IsSupported ? 512 :

@@ -221,6 +221,159 @@ public static unsafe class MatMul
         }
     }
 
+    /// <summary>Decode rows [start, end) of one matrix: y[r] = row r · the converted activation row.</summary>
+    private static void DotRows<TKernel>(byte* W, long RowBytes, byte* A, int Cols, int Width, float* Y, int start, int end)
+        where TKernel : struct, IDotKernel
+    {
+        int r = start;
+        if (typeof(TKernel) == typeof(Q4_KKernel) && KQuantDecode.Applies(Width))
+        {
+            // Two rows per pass over the activations; an odd last row goes through the same kernel twice.
+            float* two = stackalloc float[2];
+            for (; r < end; r += 2)
+            {
+                if (r + 1 < end)
+                    KQuantDecode.Q4K2(W + r * RowBytes, W + (r + 1) * RowBytes, A, Cols, Y + r);
+                else
+                {
+                    KQuantDecode.Q4K2(W + r * RowBytes, W + r * RowBytes, A, Cols, two);
+                    Y[r] = two[0];
+                }
+            }
+            return;
+        }
+        if (typeof(TKernel) == typeof(Q6_KKernel) && KQuantDecode.Applies(Width))
+        {
+            float* two = stackalloc float[2];
+            for (; r < end; r += 2)
+            {
+                if (r + 1 < end)
+                    KQuantDecode.Q6K2(W + r * RowBytes, W + (r + 1) * RowBytes, A, Cols, Y + r);
+                else
+                {
+                    KQuantDecode.Q6K2(W + r * RowBytes, W + r * RowBytes, A, Cols, two);
+                    Y[r] = two[0];
+                }
+            }
+            return;
+        }
+        if (typeof(TKernel) == typeof(Q4_KKernel) && KQuantDecode.AppliesOneRow(Width))
+        {
+            for (; r < end; r++)
+                Y[r] = KQuantDecode.Q4K1(W + r * RowBytes, A, Cols);
+            return;
+        }
+        if (typeof(TKernel) == typeof(Q6_KKernel) && KQuantDecode.AppliesOneRow(Width))
+        {
+            for (; r < end; r++)
+                Y[r] = KQuantDecode.Q6K1(W + r * RowBytes, A, Cols);
+            return;
+        }
+        for (; r < end; r++)
+            Y[r] = TKernel.Dot(W + r * RowBytes, A, Cols, Width);
+    }
+
+    /// <summary><see cref="DotRows{TKernel}"/> for a weight type known at run time (quantized types only).</summary>
+    private static void DotRows(GgmlType type, byte* w, long rowBytes, byte* a, int cols, int width, float* y, int start, int end)
+    {
+        switch (type)
+        {
+            case GgmlType.Q4_0: DotRows<Q4_0Kernel>(w, rowBytes, a, cols, width, y, start, end); break;
+            case GgmlType.Q4_1: DotRows<Q4_1Kernel>(w, rowBytes, a, cols, width, y, start, end); break;
+            case GgmlType.Q5_0: DotRows<Q5_0Kernel>(w, rowBytes, a, cols, width, y, start, end); break;
+            case GgmlType.Q5_1: DotRows<Q5_1Kernel>(w, rowBytes, a, cols, width, y, start, end); break;
+            case GgmlType.Q8_0: DotRows<Q8_0Kernel>(w, rowBytes, a, cols, width, y, start, end); break;
+            case GgmlType.Q2_K: DotRows<Q2_KKernel>(w, rowBytes, a, cols, width, y, start, end); break;
+            case GgmlType.Q3_K: DotRows<Q3_KKernel>(w, rowBytes, a, cols, width, y, start, end); break;
+            case GgmlType.Q4_K: DotRows<Q4_KKernel>(w, rowBytes, a, cols, width, y, start, end); break;
+            case GgmlType.Q5_K: DotRows<Q5_KKernel>(w, rowBytes, a, cols, width, y, start, end); break;
+            case GgmlType.Q6_K: DotRows<Q6_KKernel>(w, rowBytes, a, cols, width, y, start, end); break;
+            default: throw new NotSupportedException(type.ToString());
+        }
+    }
+
+    /// <summary>
+    /// y0 = w0 · x, y1 = w1 · x (and y2 = w2 · x when <paramref name="w2"/> has rows): several matrices that read the same
+    /// input, e.g. Q/K/V or gate/up. Results are those of separate <see cref="Multiply"/> calls, bit for bit. For one
+    /// token with quantized weights of one activation format, the input is converted once and all rows run in a single
+    /// parallel loop (one thread hand-off instead of two or three); otherwise it makes the separate calls.
+    /// </summary>
+    public static void MultiplyShared(ReadOnlySpan<float> x, int n, WorkerPool pool,
+        in WeightMatrix w0, Span<float> y0, in WeightMatrix w1, Span<float> y1, in WeightMatrix w2, Span<float> y2)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        bool three = w2.Rows > 0;
+        if (!SharedApplies(n, w0, w1) || (three && !SharedApplies(n, w0, w2)) ||
+            x.Length < w0.Cols || y0.Length < w0.Rows || y1.Length < w1.Rows || (three && y2.Length < w2.Rows) ||
+            !KernelSettings.SharedDecode)
+        {
+            Multiply(w0, x, n, y0, pool);
+            Multiply(w1, x, n, y1, pool);
+            if (three) Multiply(w2, x, n, y2, pool);
+            return;
+        }
+        int width = KernelSettings.Width;
+        int cols = w0.Cols;
+        GgmlType dotType = DotType(w0.Type);
+        long actRow = ActivationQuantizer.KernelRowBytes(dotType, cols);
+        byte* act = ThreadScratch.Get((actRow + 63) & ~63L);
+        fixed (float* px = x)
+        fixed (float* p0 = y0)
+        fixed (float* p1 = y1)
+        fixed (float* p2 = y2)
+        {
+            ActivationQuantizer.QuantizeForKernel(dotType, px, act, cols, width);
+            var body = new SharedBody
+            {
+                A = act, Cols = cols, Width = width,
+                W0 = w0.Data, W1 = w1.Data, W2 = three ? w2.Data : null,
+                B0 = w0.RowBytes, B1 = w1.RowBytes, B2 = three ? w2.RowBytes : 0,
+                T0 = w0.Type, T1 = w1.Type, T2 = three ? w2.Type : w0.Type,
+                R0 = w0.Rows, R1 = w1.Rows, R2 = three ? w2.Rows : 0,
+                Y0 = p0, Y1 = p1, Y2 = p2,
+            };
+            pool.For(body.R0 + body.R1 + body.R2, ref body, 32);
+        }
+    }
+
+    /// <summary>Two-matrix form of <see cref="MultiplyShared(ReadOnlySpan{float}, int, WorkerPool, in WeightMatrix, Span{float}, in WeightMatrix, Span{float}, in WeightMatrix, Span{float})"/>.</summary>
+    public static void MultiplyShared(ReadOnlySpan<float> x, int n, WorkerPool pool,
+        in WeightMatrix w0, Span<float> y0, in WeightMatrix w1, Span<float> y1) =>
+        MultiplyShared(x, n, pool, w0, y0, w1, y1, default, default);
+
+    private static bool SharedApplies(int n, in WeightMatrix a, in WeightMatrix b) =>
+        n == 1 && a.Cols == b.Cols && a.Cols > 0 && a.Rows > 0 && b.Rows > 0 && a.Data != null && b.Data != null &&
+        IsQuantized(a.Type) && IsQuantized(b.Type) && DotType(a.Type) == DotType(b.Type);
+
+    private static bool IsQuantized(GgmlType t) => t is
+        GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q8_0 or
+        GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+
+    private struct SharedBody : IParallelBody
+    {
+        public byte* A, W0, W1, W2;
+        public float* Y0, Y1, Y2;
+        public long B0, B1, B2;
+        public GgmlType T0, T1, T2;
+        public int R0, R1, R2, Cols, Width;
+
+        public readonly void Execute(int start, int end)
+        {
+            // Global row index: [0, R0) is w0, then w1, then w2; a chunk may straddle a boundary.
+            Segment(T0, W0, B0, Y0, 0, R0, start, end);
+            Segment(T1, W1, B1, Y1, R0, R0 + R1, start, end);
+            if (R2 > 0)
+                Segment(T2, W2, B2, Y2, R0 + R1, R0 + R1 + R2, start, end);
+        }
+
+        private readonly void Segment(GgmlType t, byte* w, long rb, float* y, int lo, int hi, int start, int end)
+        {
+            int s = Math.Max(start, lo), e = Math.Min(end, hi);
+            if (s < e)
+                DotRows(t, w, rb, A, Cols, Width, y, s - lo, e - lo);
+        }
+    }
+
     private struct QuantizeBody : IParallelBody
     {
         public float* X;
@@ -256,8 +409,7 @@ public static unsafe class MatMul
         {
             if (N == 1)
             {
-                for (int r = start; r < end; r++)
-                    Y[r] = TKernel.Dot(W + r * RowBytes, A, Cols, Width);
+                DotRows<TKernel>(W, RowBytes, A, Cols, Width, Y, start, end);
                 return;
             }
             if (P != null)
