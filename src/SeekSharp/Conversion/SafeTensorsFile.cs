@@ -58,6 +58,9 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public static SafeTensorsFile Open(string path)
     {
         var info = new FileInfo(path);
+        // A FileInfo of a symbolic link describes the link itself (Hugging Face caches are trees of links to blobs)
+        if (info.LinkTarget != null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target)
+            info = target;
         if (!info.Exists) throw new FileNotFoundException($"safetensors file not found: {path}", path);
         if (info.Length < 8) throw new SafeTensorsFormatException($"{path}: file is too short ({info.Length} bytes) to hold a safetensors header");
         MemoryMappedFile? map = null;

@@ -48,6 +48,9 @@ public sealed unsafe class GgufFile : IDisposable
         try
         {
             info = new FileInfo(path);
+            // A FileInfo of a symbolic link describes the link itself (its length is the target's path length)
+            if (info.LinkTarget != null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target)
+                info = target;
             if (!info.Exists) throw new FileNotFoundException($"model file not found: {path}", path);
         }
         catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)

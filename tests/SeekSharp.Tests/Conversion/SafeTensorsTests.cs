@@ -85,6 +85,26 @@ public class SafeTensorsTests
     public void MissingFileIsFileNotFound() =>
         Assert.Throws<FileNotFoundException>(() => SafeTensorsFile.Open(Path.Combine(Path.GetTempPath(), "no-such-" + Guid.NewGuid() + ".safetensors")));
 
+    [Fact]
+    public void OpensThroughSymbolicLinks()
+    {
+        // Hugging Face caches keep model files as links to blobs: the target is read, not the link.
+        string dir = Directory.CreateTempSubdirectory("seek-st-link-").FullName;
+        try
+        {
+            string file = Path.Combine(dir, "blob"), link = Path.Combine(dir, "model.safetensors");
+            File.WriteAllBytes(file, Image("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8));
+            File.CreateSymbolicLink(link, file);
+            using var f = SafeTensorsFile.Open(link);
+            Assert.True(f.TryGetTensor("w", out var w));
+            Assert.Equal(8, f.GetData(w).Length);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     /// <summary>Random corruption of a valid file must either parse or fail with the format exception, nothing else.</summary>
     [Fact]
     public void FuzzedHeadersFailCleanly()

@@ -41,6 +41,33 @@ public class GgufRoundTripTests
     }
 
     [Fact]
+    public void OpensThroughSymbolicLinks()
+    {
+        // Model folders (e.g. Hugging Face caches) are often links to blobs: the target is mapped, not the link.
+        string dir = Directory.CreateTempSubdirectory("seek-link-").FullName;
+        try
+        {
+            string file = Path.Combine(dir, "model.gguf"), link = Path.Combine(dir, "link.gguf"), chain = Path.Combine(dir, "chain.gguf");
+            File.WriteAllBytes(file, SampleImage());
+            File.CreateSymbolicLink(link, file);
+            File.CreateSymbolicLink(chain, link);
+            using var direct = GgufFile.FromMemory(SampleImage());
+            foreach (string path in new[] { link, chain })
+            {
+                using var f = GgufFile.Open(path);
+                Assert.Equal(direct.Tensors.Count, f.Tensors.Count);
+                Assert.Equal(direct.GetData(direct.Tensors[0]).ToArray(), f.GetData(f.Tensors[0]).ToArray());
+            }
+            File.Delete(file);
+            Assert.Throws<FileNotFoundException>(() => GgufFile.Open(link));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void EveryValueTypeAndTensorRoundTrips()
     {
         using var f = GgufFile.FromMemory(SampleImage());
