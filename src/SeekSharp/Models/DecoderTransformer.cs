@@ -44,10 +44,7 @@ public sealed class DecoderTransformer : IDecoderModel
         var c = Config;
         int n = tokens.Length;
         if (n == 0) return;
-        if (n > ws.MaxTokens) throw new ArgumentException($"batch of {n} tokens exceeds the workspace size {ws.MaxTokens}");
-        int pos0 = cache.Length;
-        if (pos0 + n > cache.Capacity)
-            throw new InvalidOperationException($"context is full: {pos0} + {n} tokens exceed the context size {cache.Capacity}");
+        int pos0 = DecoderSteps.BeginBatch(cache, n, ws.MaxTokens);
         int d = c.EmbeddingLength, qDim = c.HeadCount * c.KeyLength, kDim = c.KvHeadCount * c.KeyLength;
         int vDim = c.KvHeadCount * c.ValueLength, oDim = c.HeadCount * c.ValueLength, ff = c.FeedForwardLength;
 
@@ -60,16 +57,9 @@ public sealed class DecoderTransformer : IDecoderModel
         var gate = ws.Gate.AsSpan(0, n * ff);
         var up = ws.Up.AsSpan(0, n * ff);
 
-        for (int t = 0; t < n; t++)
-        {
-            int id = tokens[t];
-            if ((uint)id >= (uint)c.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {id} is outside the vocabulary (0..{c.VocabSize - 1})");
-            Dequantizer.DequantizeRow(Weights.TokenEmbedding.Type, Weights.TokenEmbedding.Row(id), x.Slice(t * d, d));
-        }
-
+        DecoderSteps.Embed(Weights.TokenEmbedding, c, tokens, x, Rope, pos0, ws.RopeCos, ws.RopeSin);
         int half = c.RopeDimensions / 2;
-        for (int t = 0; t < n; t++)
-            Rope.ComputeAngles(pos0 + t, ws.RopeCos.AsSpan(t * half, half), ws.RopeSin.AsSpan(t * half, half));
+
 
         for (int l = 0; l < c.LayerCount; l++)
         {

@@ -58,12 +58,9 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
         var c = Config;
         int n = tokens.Length;
         if (n == 0) return;
-        if (n > ws.MaxTokens) throw new ArgumentException($"batch of {n} tokens exceeds the workspace size {ws.MaxTokens}");
         if (cache.KeyStride != c.CacheKeyWidth || cache.ValueStride != 0)
             throw new ArgumentException("the cache was not made for this model (KvCache.For)", nameof(cache));
-        int pos0 = cache.Length;
-        if (pos0 + n > cache.Capacity)
-            throw new InvalidOperationException($"context is full: {pos0} + {n} tokens exceed the context size {cache.Capacity}");
+        int pos0 = DecoderSteps.BeginBatch(cache, n, ws.MaxTokens);
         int d = c.EmbeddingLength, heads = c.HeadCount, kMla = c.KeyLengthMla, vMla = c.ValueLengthMla;
         int rope = c.RopeDimensions, nope = c.QkNopeHeadDim, kvLora = c.KvLoraRank, row = kvLora + rope;
         int qDim = heads * kMla;
@@ -73,15 +70,8 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
         var q = ws.Q.AsSpan(0, n * qDim);
         var kv = ws.Kv.AsSpan(0, n * row);
 
-        for (int t = 0; t < n; t++)
-        {
-            int id = tokens[t];
-            if ((uint)id >= (uint)c.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {id} is outside the vocabulary (0..{c.VocabSize - 1})");
-            Dequantizer.DequantizeRow(Weights.TokenEmbedding.Type, Weights.TokenEmbedding.Row(id), x.Slice(t * d, d));
-        }
+        DecoderSteps.Embed(Weights.TokenEmbedding, c, tokens, x, Rope, pos0, ws.RopeCos, ws.RopeSin);
         int half = rope / 2;
-        for (int t = 0; t < n; t++)
-            Rope.ComputeAngles(pos0 + t, ws.RopeCos.AsSpan(t * half, half), ws.RopeSin.AsSpan(t * half, half));
 
         for (int l = 0; l < c.LayerCount; l++)
         {
