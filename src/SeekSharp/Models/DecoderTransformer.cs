@@ -83,16 +83,8 @@ public sealed class DecoderTransformer : IDecoderModel
             }
             Probe?.Invoke("Qcur", l, q);
             Probe?.Invoke("Kcur", l, k);
+            // f16 values land transposed in the cache (as ggml keeps V), so attention reads them in place
             cache.Store(l, pos0, n, k, v);
-            if (cache.Type == KvCacheType.F16)
-            {
-                // ggml keeps V transposed (positions contiguous per value) when flash attention is off
-                int stride = LatentAttention.PaddedLength(pos0 + n);
-                var vt = ws.ValuesT(c.KvHeadCount * c.ValueLength * stride);
-                for (int h = 0; h < c.KvHeadCount; h++)
-                    LatentAttention.TransposeLatent(cache.Values16(l)[(h * c.ValueLength)..], cache.ValueStride, c.ValueLength, pos0 + n,
-                        vt.Slice(h * c.ValueLength * stride, c.ValueLength * stride));
-            }
 
             var body = new AttentionBody(this, cache, ws, l, pos0, n);
             pool.For(n * c.HeadCount, ref body);
@@ -148,7 +140,7 @@ public sealed class DecoderTransformer : IDecoderModel
             var c = model.Config;
             int qDim = c.HeadCount * c.KeyLength, oDim = c.HeadCount * c.ValueLength;
             float scale = 1.0f / MathF.Sqrt(c.KeyLength);
-            int total = pos0 + ws.MaxTokens, stride = LatentAttention.PaddedLength(pos0 + n);
+            int total = pos0 + ws.MaxTokens, vStride = cache.ValueColumnStride;
             var scores = ws.ScoresFor(LatentAttention.PaddedLength(total));
             for (int item = start; item < end; item++)
             {
@@ -160,7 +152,8 @@ public sealed class DecoderTransformer : IDecoderModel
                 if (cache.Type == KvCacheType.F16)
                     // llama.cpp's order: K·q and Vᵀ·p as f16 matrix products (see LatentAttention), ggml's softmax
                     LatentAttention.HeadF16(q, cache.Keys16(layer)[(kvh * c.KeyLength)..], cache.KeyStride,
-                        ws.ValuesT(0).Slice(kvh * c.ValueLength * stride), pos0 + n, c.ValueLength, count, scale, n > 1, scores, o);
+                        cache.Values16(layer).AsSpan(kvh * c.ValueLength * vStride), vStride, pos0 + n, c.ValueLength, count, scale, n > 1,
+                        scores, o);
                 else
                     Attention.HeadF32(q, cache.Keys32(layer), cache.KeyStride, kvh * c.KeyLength,
                         cache.Values32(layer), cache.ValueStride, kvh * c.ValueLength, c.ValueLength, count, scale, scores, o);
@@ -200,15 +193,6 @@ public sealed class ForwardWorkspace : IForwardWorkspace
     internal float[] Up { get; }
     internal float[] RopeCos { get; }
     internal float[] RopeSin { get; }
-
-    private Half[] _valuesT = Array.Empty<Half>();
-
-    /// <summary>The current layer's cached values, transposed per KV head (grown on demand, then reused).</summary>
-    internal Span<Half> ValuesT(int length)
-    {
-        if (_valuesT.Length < length) _valuesT = new Half[Math.Max(length, _valuesT.Length * 2)];
-        return _valuesT;
-    }
 
     /// <summary>Per-thread score buffer, grown on demand and then reused (no allocation per token).</summary>
     internal Span<float> ScoresFor(int positions)

@@ -38,11 +38,20 @@ public static unsafe class LatentAttention
     /// <param name="batched">True when llama.cpp evaluates the product for several tokens at once (tinyBLAS order).</param>
     /// <param name="scores">Scratch of at least <see cref="PaddedLength"/>(total) floats.</param>
     public static void HeadF16(ReadOnlySpan<float> q, ReadOnlySpan<Half> rows, int rowStride, ReadOnlySpan<Half> vt, int total,
-        int valueLength, int count, float scale, bool batched, Span<float> scores, Span<float> output)
+        int valueLength, int count, float scale, bool batched, Span<float> scores, Span<float> output) =>
+        HeadF16(q, rows, rowStride, vt, PaddedLength(total), total, valueLength, count, scale, batched, scores, output);
+
+    /// <summary>As above with the transposed values' columns <paramref name="vtStride"/> apart (at least
+    /// <see cref="PaddedLength"/>(total)); each column's positions from <paramref name="total"/> to the padded length
+    /// must hold zeros, as <see cref="TransposeLatent"/> leaves them.</summary>
+    public static void HeadF16(ReadOnlySpan<float> q, ReadOnlySpan<Half> rows, int rowStride, ReadOnlySpan<Half> vt, int vtStride,
+        int total, int valueLength, int count, float scale, bool batched, Span<float> scores, Span<float> output)
     {
         int k = q.Length;
         if (k > Attention.MaxHeadLength) throw new ArgumentOutOfRangeException(nameof(q), "query head too long");
         int stride = PaddedLength(total);
+        if (vtStride < stride || (long)(valueLength - 1) * vtStride + stride > vt.Length)
+            throw new ArgumentException("transposed values too small", nameof(vt));
         if (scores.Length < stride) throw new ArgumentException("scores buffer too small", nameof(scores));
         int width = KernelSettings.Width;
         float* qf = stackalloc float[k];
@@ -66,7 +75,7 @@ public static unsafe class LatentAttention
             for (int j = count; j < stride; j++) p[j] = 0f;
             for (int d = 0; d < valueLength; d++)
             {
-                Half* col = v + (long)d * stride;
+                Half* col = v + (long)d * vtStride;
                 output[d] = batched ? SgemmDot.Dot<Half, float>(col, p, stride, width) : FloatDot.Dot64<Half>(col, p, stride, width);
             }
         }
