@@ -1,10 +1,15 @@
 using SeekSharp.Inference;
 using SeekSharp.Numerics;
 using SeekSharp.Numerics.Quantization;
+using SeekSharp.Numerics.Threading;
 
 namespace SeekSharp.Models;
 
-/// <summary>The first steps of a forward pass that every decoder architecture takes the same way.</summary>
+/// <summary>Test hook of the decoders (null in normal runs): receives named intermediate tensors, under llama.cpp's
+/// graph names, for op-by-op comparison with llama.cpp's eval callback.</summary>
+internal delegate void ForwardProbe(string name, int layer, ReadOnlySpan<float> values);
+
+/// <summary>The steps of a forward pass that every decoder architecture takes the same way.</summary>
 internal static class DecoderSteps
 {
     /// <summary>Checks a batch of <paramref name="n"/> tokens against the workspace and the cache; returns the
@@ -33,5 +38,20 @@ internal static class DecoderSteps
         int half = c.RopeDimensions / 2;
         for (int t = 0; t < tokens.Length; t++)
             rope.ComputeAngles(pos0 + t, ropeCos.Slice(t * half, half), ropeSin.Slice(t * half, half));
+    }
+
+    /// <summary>Final norm and output projection: logits for every token of the batch when
+    /// <paramref name="allLogits"/>, else for the last one only.</summary>
+    public static void OutputLogits(ModelConfig c, float[] outputNorm, in WeightMatrix output, Span<float> x, Span<float> xb,
+        int n, bool allLogits, Span<float> logits, WorkerPool pool, ForwardProbe? probe)
+    {
+        int d = c.EmbeddingLength;
+        int first = allLogits ? 0 : n - 1;
+        int outputs = n - first;
+        for (int t = first; t < n; t++)
+            Normalization.RmsNorm(x.Slice(t * d, d), outputNorm, xb.Slice((t - first) * d, d), c.RmsNormEpsilon);
+        probe?.Invoke("result_norm", -1, xb[..(outputs * d)]);
+        MatMul.Multiply(output, xb[..(outputs * d)], outputs, logits[..(outputs * c.VocabSize)], pool);
+        probe?.Invoke("result_output", -1, logits[..(outputs * c.VocabSize)]);
     }
 }

@@ -27,8 +27,7 @@ public sealed class DecoderTransformer : IDecoderModel
 
     /// <summary>Test hook (null in normal runs): receives named intermediate tensors, under llama.cpp's graph names, for
     /// op-by-op comparison with llama.cpp's eval callback.</summary>
-    internal delegate void ProbeHandler(string name, int layer, ReadOnlySpan<float> values);
-    [ThreadStatic] internal static ProbeHandler? Probe;
+    [ThreadStatic] internal static ForwardProbe? Probe;
 
     public IForwardWorkspace CreateWorkspace(int maxTokens) => new ForwardWorkspace(Config, maxTokens);
 
@@ -109,13 +108,7 @@ public sealed class DecoderTransformer : IDecoderModel
         }
         cache.SetLength(pos0 + n);
 
-        int first = allLogits ? 0 : n - 1;
-        int outputs = n - first;
-        for (int t = first; t < n; t++)
-            Normalization.RmsNorm(x.Slice(t * d, d), Weights.OutputNorm, xb.Slice((t - first) * d, d), c.RmsNormEpsilon);
-        Probe?.Invoke("result_norm", -1, xb[..(outputs * d)]);
-        MatMul.Multiply(Weights.Output, xb[..(outputs * d)], outputs, logits[..(outputs * c.VocabSize)], pool);
-        Probe?.Invoke("result_output", -1, logits[..(outputs * c.VocabSize)]);
+        DecoderSteps.OutputLogits(c, Weights.OutputNorm, Weights.Output, x, xb, n, allLogits, logits, pool, Probe);
     }
 
     private static void AddBias(Span<float> y, float[] bias, int n)

@@ -32,8 +32,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
 
     /// <summary>Test hook (null in normal runs): receives named intermediate tensors, under llama.cpp's graph names, for
     /// op-by-op comparison with llama.cpp's eval callback. Layer -1 means the layer of the previous call.</summary>
-    internal delegate void ProbeHandler(string name, int layer, ReadOnlySpan<float> values);
-    [ThreadStatic] internal static ProbeHandler? Probe;
+    [ThreadStatic] internal static ForwardProbe? Probe;
     internal RotaryEmbedding Rope { get; }
     /// <summary>Softmax scale of the latent attention (YaRN mscale² / √key_length_mla).</summary>
     public float AttentionScale { get; }
@@ -170,11 +169,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
         }
         cache.SetLength(pos0 + n);
 
-        int first = allLogits ? 0 : n - 1;
-        int outputs = n - first;
-        for (int t = first; t < n; t++)
-            Normalization.RmsNorm(x.Slice(t * d, d), Weights.OutputNorm, xb.Slice((t - first) * d, d), c.RmsNormEpsilon);
-        MatMul.Multiply(Weights.Output, xb[..(outputs * d)], outputs, logits[..(outputs * c.VocabSize)], pool);
+        DecoderSteps.OutputLogits(c, Weights.OutputNorm, Weights.Output, x, xb, n, allLogits, logits, pool, probe: null);
     }
 
     /// <summary>SwiGLU feed-forward: down · (silu(gate · x) ⊙ (up · x)).</summary>
