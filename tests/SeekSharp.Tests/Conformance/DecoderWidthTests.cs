@@ -5,8 +5,9 @@ using SeekSharp.Tests.Kernels;
 namespace SeekSharp.Tests.Conformance;
 
 /// <summary>
-/// The llama/qwen2/qwen3 forward pass (its attention runs through the f16 product orders of LatentAttention) at every
-/// vector width down to scalar: logits bit-identical across widths, batched prefill and one-token decode both.
+/// Both decoders (llama/qwen2/qwen3, and deepseek2's latent attention and experts) at every vector width down to
+/// scalar: the f16 product orders they mirror must not depend on the path taken, so logits are bit-identical across
+/// widths, batched prefill and one-token decode both.
 /// </summary>
 [Collection("Kernels")]
 public class DecoderWidthTests(TestModels models) : IClassFixture<TestModels>
@@ -22,9 +23,17 @@ public class DecoderWidthTests(TestModels models) : IClassFixture<TestModels>
     [Theory]
     [InlineData("qwen2", GgmlType.Q4_K)]
     [InlineData("llama", GgmlType.F16)]
-    public void EveryVectorWidthGivesTheSameLogits(string arch, GgmlType type)
+    public void EveryVectorWidthGivesTheSameLogits(string arch, GgmlType type) => AssertSameLogitsAtEveryWidth(models.Get(arch, type));
+
+    [Theory]
+    [InlineData("tiny-v3", GgmlType.F16)]
+    [InlineData("tiny", GgmlType.Q8_0)]
+    public void EveryVectorWidthGivesTheSameDeepSeek2Logits(string preset, GgmlType type) =>
+        AssertSameLogitsAtEveryWidth(DeepSeek2ConformanceTests.ModelPath(models, preset, type));
+
+    private static void AssertSameLogitsAtEveryWidth(string path)
     {
-        using var model = LanguageModel.Load(models.Get(arch, type));
+        using var model = LanguageModel.Load(path);
         int[] tokens = model.Tokenizer.Encode(ModelConformanceTests.Prompt);
         float[] expected;
         using (new ForcedWidth(512)) expected = Run(model, tokens);
