@@ -44,6 +44,12 @@ internal static class KernelSettings
     /// </summary>
     public static volatile bool SharedDecode = true;
 
+    /// <summary>
+    /// When false, Q4_K prefill runs the four-token kernel (<see cref="Q45KMulti"/>) instead of the eight-token grouped
+    /// one in <see cref="Q4KGroupKernels"/>; bit-identical, tests flip this to cover both.
+    /// </summary>
+    public static volatile bool GroupedKQuantPrefill = true;
+
     /// <summary>The widest path this machine runs: 512 needs AVX-512 F+BW, 256 needs AVX2+FMA.</summary>
     public static int HardwareWidth { get; } =
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported && Fma.IsSupported ? 512 :
