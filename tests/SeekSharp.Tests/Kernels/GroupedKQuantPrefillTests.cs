@@ -5,7 +5,7 @@ using SeekSharp.Numerics.Threading;
 namespace SeekSharp.Tests.Kernels;
 
 /// <summary>
-/// The grouped Q4_K prefill kernel (eight tokens per weight row, activations rearranged once per call) must give exactly
+/// The grouped Q4_K / Q6_K prefill kernels (eight tokens per weight row, activations rearranged once per call) must give exactly
 /// the single-token results for every token count (full groups, tails of 1-7 tokens), threaded or not; switching it off
 /// (or running below 512 bits) falls back to the four-token kernel with the same results.
 /// </summary>
@@ -13,24 +13,34 @@ namespace SeekSharp.Tests.Kernels;
 public unsafe class GroupedKQuantPrefillTests
 {
     [Theory]
-    [InlineData(45, 256 * 3, false)]
-    [InlineData(16, 256 * 7, false)]
-    [InlineData(9, 256 * 2, true)]
-    public void GroupedPrefillEqualsSingleTokenDots(int rows, int cols, bool extreme)
+    [InlineData(GgmlType.Q4_K, 45, 256 * 3, false)]
+    [InlineData(GgmlType.Q4_K, 16, 256 * 7, false)]
+    [InlineData(GgmlType.Q4_K, 9, 256 * 2, true)]
+    [InlineData(GgmlType.Q6_K, 45, 256 * 3, false)]
+    [InlineData(GgmlType.Q6_K, 16, 256 * 7, false)]
+    [InlineData(GgmlType.Q6_K, 9, 256 * 2, true)]
+    public void GroupedPrefillEqualsSingleTokenDots(GgmlType type, int rows, int cols, bool extreme)
     {
-        const GgmlType type = GgmlType.Q4_K;
         var rng = new Random(31 + rows + cols);
         byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
         const int maxN = 33;
         float[] x = ReferenceQuant.RandomActivations(maxN * cols, rng);
         if (extreme)
         {
-            // Saturate the integer path: every weight nibble 15, every 6-bit scale and min 63, activations at +-max.
+            // Saturate the integer path: every weight value and 6-bit scale / min at its largest (Q6_K: scales -128 and
+            // 127 alternating), activations at +-max.
+            int bs = type == GgmlType.Q4_K ? 144 : 210;
             for (int r = 0; r < rows; r++)
                 for (int b = 0; b < cols / 256; b++)
                 {
-                    int o = r * (cols / 256) * 144 + b * 144;
-                    for (int k = 4; k < 144; k++) w[o + k] = 0xFF;
+                    int o = r * (cols / 256) * bs + b * bs;
+                    if (type == GgmlType.Q4_K)
+                        for (int k = 4; k < 144; k++) w[o + k] = 0xFF;
+                    else
+                    {
+                        for (int k = 0; k < 192; k++) w[o + k] = 0xFF;
+                        for (int k = 192; k < 208; k++) w[o + k] = (byte)(k % 2 == 0 ? 0x80 : 0x7F);
+                    }
                 }
             for (int i = 0; i < x.Length; i++)
                 x[i] = (i / 32 % 2 == 0 ? 1 : -1) * (i % 7 == 0 ? 1f : 0.999f);

@@ -185,8 +185,8 @@ public static unsafe class MatMul
                 // The paired prefill layout (if used) follows the ggml-layout rows in the same buffer.
                 long pairBytes = n >= 2 && PairedTokenKernels.Applies<TKernel>(width)
                     ? (n / 2) * (long)(cols / 32) * PairedTokenKernels.PairBlockBytes : 0;
-                if (typeof(TKernel) == typeof(Q4_KKernel) && Q4KGroupKernels.Applies(width, n))
-                    pairBytes = (n / Q4KGroupKernels.GroupTokens) * (long)(cols / 256) * Q4KGroupKernels.GroupBlockBytes;
+                if (KQuantGroups.Applies<TKernel>(width, n))
+                    pairBytes = (n / KQuantGroups.GroupTokens) * (long)(cols / 256) * KQuantGroups.GroupBlockBytes;
                 act = ThreadScratch.Get(((actRow * n + 63) & ~63L) + pairBytes);
                 var q = new QuantizeBody { X = px, A = act, ActRow = actRow, Cols = cols, Type = TKernel.DotType, Width = width };
                 if ((long)n * cols >= ParallelQuantizeThreshold && n > 1)
@@ -217,18 +217,18 @@ public static unsafe class MatMul
                 body.PairStride = pairStride;
                 body.Nb = nb;
             }
-            if (typeof(TKernel) == typeof(Q4_KKernel) && Q4KGroupKernels.Applies(width, n))
+            if (KQuantGroups.Applies<TKernel>(width, n))
             {
                 // Rearrange the Q8_K activations into groups of eight tokens once per call for the grouped kernel.
                 int nb = cols / 256;
-                int groupCount = n / Q4KGroupKernels.GroupTokens;
-                var gb = new GroupBody { A = act, ActRow = actRow, Nb = nb, G = act + ((actRow * n + 63) & ~63L) };
+                int groupCount = n / KQuantGroups.GroupTokens;
+                var gb = new GroupBody { A = act, ActRow = actRow, Nb = nb, G = act + ((actRow * n + 63) & ~63L), Q6 = typeof(TKernel) == typeof(Q6_KKernel) };
                 if ((long)n * cols >= ParallelQuantizeThreshold)
                     pool.For(groupCount, ref gb);
                 else
                     gb.Execute(0, groupCount);
                 body.G = gb.G;
-                body.GroupStride = (long)nb * Q4KGroupKernels.GroupBlockBytes;
+                body.GroupStride = (long)nb * KQuantGroups.GroupBlockBytes;
                 body.Nb = nb;
             }
             // Decode rows are cheap, so keep chunks big enough to amortize the hand-off; prefill rows carry n dots each.
@@ -419,8 +419,9 @@ public static unsafe class MatMul
         public byte* A, G;
         public long ActRow;
         public int Nb;
+        public bool Q6;
 
-        public readonly void Execute(int start, int end) => Q4KGroupKernels.BuildGroups(A, ActRow, Nb, G, start, end);
+        public readonly void Execute(int start, int end) => KQuantGroups.BuildGroups(Q6, A, ActRow, Nb, G, start, end);
     }
 
     private struct MatMulBody<TKernel> : IParallelBody where TKernel : struct, IDotKernel
@@ -489,15 +490,15 @@ public static unsafe class MatMul
             else SgemmDot.Dot8<ushort, ushort>(w, a, stride, cols, width, result);
         }
 
-        /// <summary>Grouped Q4_K prefill (<see cref="Q4KGroupKernels"/>): eight tokens per weight row at a time, then the
+        /// <summary>Grouped Q4_K / Q6_K prefill (<see cref="KQuantGroups"/>): eight tokens per weight row at a time, then the
         /// remaining tokens with the four-token and single-token kernels on the ggml-layout activations.</summary>
         private readonly void ExecuteGrouped(int start, int end)
         {
             float* eight = stackalloc float[8];
             float* four = stackalloc float[4];
-            int groups = N / Q4KGroupKernels.GroupTokens;
-            int tail = groups * Q4KGroupKernels.GroupTokens;
-            int tileGroups = Math.Max(1, TokenTile / Q4KGroupKernels.GroupTokens);
+            int groups = N / KQuantGroups.GroupTokens;
+            int tail = groups * KQuantGroups.GroupTokens;
+            int tileGroups = Math.Max(1, TokenTile / KQuantGroups.GroupTokens);
             for (int r0 = start; r0 < end; r0 += RowTile)
             {
                 int r1 = Math.Min(end, r0 + RowTile);
@@ -509,7 +510,10 @@ public static unsafe class MatMul
                         byte* row = W + r * RowBytes;
                         for (int g = g0; g < g1; g++)
                         {
-                            Q4KGroupKernels.DotGroup(row, G + g * GroupStride, Nb, eight);
+                            if (typeof(TKernel) == typeof(Q6_KKernel))
+                                Q6KGroup.DotGroup(row, G + g * GroupStride, Nb, eight);
+                            else
+                                Q4KGroup.DotGroup(row, G + g * GroupStride, Nb, eight);
                             for (int k = 0; k < 8; k++)
                                 Y[(long)(8 * g + k) * Rows + r] = eight[k];
                         }
