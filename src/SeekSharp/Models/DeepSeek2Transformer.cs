@@ -175,7 +175,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
 
             Probe?.Invoke("Qcur", l, qFull);
             if (cache.Type == KvCacheType.F16)
-                LatentAttention.TransposeLatent(cache.Keys16(l), row, kvLora, pos0 + n, ws.LatentT(kvLora * LatentAttention.PaddedLength(pos0 + n)));
+                ws.UpdateLatentColumns(cache, l, pos0, pos0 + n, row, kvLora);
             var body = new LatentAttentionBody(this, cache, ws, l, pos0, n);
             pool.For(n * heads, ref body);
             Probe?.Invoke("kqv", l, ws.AttLatent.AsSpan(0, n * heads * kvLora));
@@ -427,7 +427,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
                 var o = ws.AttLatent.AsSpan(item * kvLora, kvLora);
                 // The latent is the value: the first kv_lora_rank values of each cached row.
                 if (cache.Type == KvCacheType.F16)
-                    LatentAttention.HeadF16(q, cache.Keys16(layer), row, ws.LatentT(0), pos0 + n, kvLora, count, scale, n > 1, scores, o);
+                    LatentAttention.HeadF16(q, cache.Keys16(layer), row, ws.LatentColumns(layer), ws.LatentColumnStride, pos0 + n, kvLora, count, scale, n > 1, scores, o);
                 else
                 {
                     var rows = cache.Keys32(layer);
@@ -480,13 +480,53 @@ public sealed class DeepSeek2Workspace : IForwardWorkspace
 
     public int MaxTokens { get; }
 
-    private Half[] _latentT = Array.Empty<Half>();
+    // The cached latents transposed (column c of position j at [c * LatentColumnStride + j], zero past the filled
+    // positions), kept per layer between calls and extended by the new positions only, so a decode step does not
+    // re-transpose the whole cache. Valid for the cache it was built from; positions from a call's first position on are
+    // rewritten, which covers truncation and refill.
+    private Half[]?[] _latentCols = Array.Empty<Half[]?>();
+    private int[] _latentValid = Array.Empty<int>(), _latentWritten = Array.Empty<int>();
+    private KvCache? _latentOwner;
 
-    /// <summary>The transposed latent of the current layer (grown on demand, then reused).</summary>
-    internal Span<Half> LatentT(int length)
+    internal int LatentColumnStride { get; private set; }
+
+    internal ReadOnlySpan<Half> LatentColumns(int layer) => _latentCols[layer];
+
+    /// <summary>Brings layer <paramref name="layer"/>'s transposed latent up to <paramref name="total"/> positions, of which
+    /// [<paramref name="pos0"/>, total) were just written to <paramref name="cache"/>.</summary>
+    internal void UpdateLatentColumns(KvCache cache, int layer, int pos0, int total, int row, int kvLora)
     {
-        if (_latentT.Length < length) _latentT = new Half[Math.Max(length, _latentT.Length * 2)];
-        return _latentT;
+        if (!ReferenceEquals(_latentOwner, cache) || _latentCols.Length != cache.Layers)
+        {
+            _latentOwner = cache;
+            _latentCols = new Half[]?[cache.Layers];
+            _latentValid = new int[cache.Layers];
+            _latentWritten = new int[cache.Layers];
+            LatentColumnStride = 0;
+        }
+        int need = LatentAttention.PaddedLength(total);
+        if (LatentColumnStride < need)
+        {
+            // grow geometrically (up to the cache's capacity): every layer starts over at the new stride
+            LatentColumnStride = Math.Max(need, Math.Min(LatentAttention.PaddedLength(cache.Capacity), Math.Max(256, 2 * LatentColumnStride)));
+            Array.Clear(_latentCols);
+            Array.Clear(_latentValid);
+            Array.Clear(_latentWritten);
+        }
+        int stride = LatentColumnStride;
+        var vt = _latentCols[layer] ??= new Half[(long)kvLora * stride <= Array.MaxLength ? kvLora * stride : throw new InvalidOperationException("context too large")];
+        var rows = cache.Keys16(layer);
+        int from = Math.Min(_latentValid[layer], pos0);
+        for (int j = from; j < total; j++)
+        {
+            var src = rows.AsSpan(j * row, kvLora);
+            for (int c = 0; c < kvLora; c++) vt[c * stride + j] = src[c];
+        }
+        int written = _latentWritten[layer];
+        if (written > total)
+            for (int c = 0; c < kvLora; c++) vt.AsSpan(c * stride + total, written - total).Clear();
+        _latentWritten[layer] = total;
+        _latentValid[layer] = total;
     }
 
     internal float[] X { get; }

@@ -42,6 +42,30 @@ public unsafe class BatchedMatMulTests(TestModels models) : IClassFixture<TestMo
         }
     }
 
+    /// <summary>The transposed latent the DeepSeek2 workspace keeps between calls follows truncation, refill and growth:
+    /// a session that ran ahead, was truncated and went on gives the logits of a fresh session, bit for bit.</summary>
+    [Theory]
+    [InlineData(GgmlType.F32)]
+    [InlineData(GgmlType.Q8_0)]
+    public void DeepSeek2LatentColumnsFollowTruncation(GgmlType type)
+    {
+        using var model = LanguageModel.Load(DeepSeek2ConformanceTests.ModelPath(models, "tiny", type));
+        var text = string.Concat(Enumerable.Repeat(ModelConformanceTests.Prompt + " jumps over the lazy dog. ", 40));
+        int[] tokens = model.Tokenizer.Encode(text)[..300];
+        using var a = model.CreateSession(contextSize: 512, threads: 2, batchSize: 64);
+        a.EvaluateAll(tokens.AsSpan(0, 200));
+        a.Truncate(50);
+        a.EvaluateAll(tokens.AsSpan(50, 20)); // shorter than before: stale columns must read as zeros
+        a.Truncate(60);
+        float[] got = a.EvaluateAll(tokens.AsSpan(60, 240)); // grows the columns past the first stride
+        float[] next = a.Evaluate(tokens.AsSpan(0, 1)).ToArray();
+
+        using var b = model.CreateSession(contextSize: 512, threads: 2, batchSize: 64);
+        b.EvaluateAll(tokens.AsSpan(0, 60));
+        Assert.Equal(b.EvaluateAll(tokens.AsSpan(60, 240)), got);
+        Assert.Equal(b.Evaluate(tokens.AsSpan(0, 1)).ToArray(), next);
+    }
+
     public static IEnumerable<object[]> Cases()
     {
         foreach (var t in new[] { GgmlType.F32, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K })
