@@ -45,7 +45,7 @@ internal static class KernelSettings
     public static volatile bool SharedDecode = true;
 
     /// <summary>
-    /// When false, Q4_K / Q6_K prefill runs the four-token kernels (<see cref="Q45KMulti"/>, <see cref="Q6KMulti"/>) instead
+    /// When false, Q4_K / Q5_K / Q6_K prefill runs the four-token kernels (<see cref="Q45KMulti"/>, <see cref="Q6KMulti"/>) instead
     /// of the eight-token grouped ones in <see cref="KQuantGroups"/>; bit-identical, tests flip this to cover both.
     /// </summary>
     public static volatile bool GroupedKQuantPrefill = true;

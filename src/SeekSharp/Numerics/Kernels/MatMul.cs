@@ -490,7 +490,7 @@ public static unsafe class MatMul
             else SgemmDot.Dot8<ushort, ushort>(w, a, stride, cols, width, result);
         }
 
-        /// <summary>Grouped Q4_K / Q6_K prefill (<see cref="KQuantGroups"/>): eight tokens per weight row at a time, then the
+        /// <summary>Grouped Q4_K / Q5_K / Q6_K prefill (<see cref="KQuantGroups"/>): eight tokens per weight row at a time, then the
         /// remaining tokens with the four-token and single-token kernels on the ggml-layout activations.</summary>
         private readonly void ExecuteGrouped(int start, int end)
         {
@@ -512,8 +512,10 @@ public static unsafe class MatMul
                         {
                             if (typeof(TKernel) == typeof(Q6_KKernel))
                                 Q6KGroup.DotGroup(row, G + g * GroupStride, Nb, eight);
+                            else if (typeof(TKernel) == typeof(Q5_KKernel))
+                                Q4KGroup.DotGroup<Q4KGroup.Five>(row, G + g * GroupStride, Nb, eight);
                             else
-                                Q4KGroup.DotGroup(row, G + g * GroupStride, Nb, eight);
+                                Q4KGroup.DotGroup<Q4KGroup.Four>(row, G + g * GroupStride, Nb, eight);
                             for (int k = 0; k < 8; k++)
                                 Y[(long)(8 * g + k) * Rows + r] = eight[k];
                         }
