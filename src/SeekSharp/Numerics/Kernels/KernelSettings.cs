@@ -50,6 +50,12 @@ internal static class KernelSettings
     /// </summary>
     public static volatile bool GroupedKQuantPrefill = true;
 
+    /// <summary>
+    /// When false, decode runs the one-row Q4_0/Q5_0/Q8_0/Q4_1/Q5_1 kernels instead of the multi-row ones in
+    /// <see cref="LegacyDecode"/> (four rows per pass over the activations); bit-identical, tests flip this.
+    /// </summary>
+    public static volatile bool MultiRowDecode = true;
+
     /// <summary>The widest path this machine runs: 512 needs AVX-512 F+BW, 256 needs AVX2+FMA.</summary>
     public static int HardwareWidth { get; } =
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported && Fma.IsSupported ? 512 :

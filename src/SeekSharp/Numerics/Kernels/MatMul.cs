@@ -241,6 +241,11 @@ public static unsafe class MatMul
     private static void DotRows<TKernel>(byte* W, long RowBytes, byte* A, int Cols, int Width, float* Y, int start, int end)
         where TKernel : struct, IDotKernel
     {
+        if (LegacyDecode.Applies<TKernel>(Width))
+        {
+            LegacyDecode.Rows<TKernel>(W + start * RowBytes, RowBytes, A, Cols, Width, Y + start, end - start);
+            return;
+        }
         int r = start;
         if (typeof(TKernel) == typeof(Q4_KKernel) && KQuantDecode.Applies(Width))
         {
