@@ -14,8 +14,16 @@ namespace SeekSharp.Bench.Kernels;
 /// </summary>
 internal static unsafe class DecodeBench
 {
+    /// <summary>Turns the multi-row decode kernels of <paramref name="type"/> off (old) or on (new).</summary>
+    private static void Set(GgmlType type, bool on)
+    {
+        if (type is GgmlType.Q4_K or GgmlType.Q6_K) KernelSettings.MultiRowKQuantDecode = on;
+        else KernelSettings.MultiRowDecode = on;
+    }
+
     public const string Usage =
-        "decode [--types q4_0,q8_0,q5_0] [--runs 7] [--ms 60] [--width 512] [--dram-mib 64] [--sizes cache,dram]";
+        "decode [--types q4_0,q8_0,q5_0,q4_1,q5_1,q4_k,q6_k] [--runs 7] [--ms 60] [--width 512] [--dram-mib 64] [--sizes cache,dram]\n" +
+        "       (legacy types A/B KernelSettings.MultiRowDecode, q6_k A/B KernelSettings.MultiRowKQuantDecode; q4_k runs the same kernel twice)";
 
     public static int Run(string[] args)
     {
@@ -43,18 +51,19 @@ internal static unsafe class DecodeBench
 
         using var pool = new WorkerPool(1);
         var rng = new Random(12345);
-        bool oldSetting = KernelSettings.MultiRowDecode;
+        bool oldSetting = KernelSettings.MultiRowDecode, oldK = KernelSettings.MultiRowKQuantDecode;
         try
         {
             WarmUp(types, pool, rng);
             foreach (GgmlType type in types)
-                foreach (var (rows, cols) in new[] { (4864, 896), (896, 4864) })
+                foreach (var (rows, cols) in IsK(type) ? new[] { (8960, 1536), (1536, 8960) } : new[] { (4864, 896), (896, 4864) })
                     foreach (string size in sizes)
                         RunCase(type, rows, cols, size, dramMib, runs, ms, pool, rng);
         }
         finally
         {
             KernelSettings.MultiRowDecode = oldSetting;
+            KernelSettings.MultiRowKQuantDecode = oldK;
         }
         return 0;
     }
@@ -66,7 +75,7 @@ internal static unsafe class DecodeBench
     private static void WarmUp(List<GgmlType> types, WorkerPool pool, Random rng)
     {
         foreach (GgmlType type in types)
-            foreach (int cols in new[] { 896, 4864 })
+            foreach (int cols in IsK(type) ? new[] { 1536, 8960 } : new[] { 896, 4864 })
             {
                 int rows = 64;
                 long bytes = rows * GgmlTypeInfo.RowSize(type, cols);
@@ -80,7 +89,7 @@ internal static unsafe class DecodeBench
                     var sw = System.Diagnostics.Stopwatch.StartNew();
                     for (int k = 0; sw.ElapsedMilliseconds < 300 || k < 200; k++)
                     {
-                        KernelSettings.MultiRowDecode = (k & 1) == 0;
+                        Set(type, (k & 1) == 0);
                         MatMul.Multiply(m, x, 1, y, pool);
                     }
                 }
@@ -92,6 +101,9 @@ internal static unsafe class DecodeBench
         Thread.Sleep(500);
     }
 
+    /// <summary>K-quant rows are whole 256-value blocks: those use R1-Distill-Qwen-1.5B-like shapes.</summary>
+    private static bool IsK(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q6_K;
+
     private static GgmlType ParseType(string s) => s.ToLowerInvariant() switch
     {
         "q4_0" => GgmlType.Q4_0,
@@ -99,6 +111,8 @@ internal static unsafe class DecodeBench
         "q8_0" => GgmlType.Q8_0,
         "q4_1" => GgmlType.Q4_1,
         "q5_1" => GgmlType.Q5_1,
+        "q4_k" => GgmlType.Q4_K,
+        "q6_k" => GgmlType.Q6_K,
         _ => throw new ArgumentException($"decode: unsupported type {s}"),
     };
 
@@ -128,9 +142,9 @@ internal static unsafe class DecodeBench
 
             // The two paths must agree bit for bit (they are tested to; a mismatch here means a broken build).
             float[] yOld = new float[rows], yNew = new float[rows];
-            KernelSettings.MultiRowDecode = false;
+            Set(type, false);
             MatMul.Multiply(mats[0], x, 1, yOld, pool);
-            KernelSettings.MultiRowDecode = true;
+            Set(type, true);
             MatMul.Multiply(mats[0], x, 1, yNew, pool);
             if (!yOld.AsSpan().SequenceEqual(yNew))
                 Console.WriteLine($"  WARNING: {type} {rows}x{cols}: old and new results differ");
@@ -140,7 +154,7 @@ internal static unsafe class DecodeBench
                 for (int c = 0; c < mats.Length; c++)
                     MatMul.Multiply(mats[c], x, 1, y, pool);
             }
-            var (o, n) = BenchTiming.AB(Op, () => KernelSettings.MultiRowDecode = false, () => KernelSettings.MultiRowDecode = true, runs, ms);
+            var (o, n) = BenchTiming.AB(Op, () => Set(type, false), () => Set(type, true), runs, ms);
             double bytes = matBytes * copies;
             double oldGbs = bytes / BenchTiming.Median(o) / 1e9, newGbs = bytes / BenchTiming.Median(n) / 1e9;
             double[] ratios = o.Zip(n, (a, b) => a / b).ToArray();
@@ -158,9 +172,10 @@ internal static unsafe class DecodeBench
     {
         rng.NextBytes(new Span<byte>(p, checked((int)bytes)));
         int blockBytes = (int)GgmlTypeInfo.TypeSize(type);
-        int halves = type is GgmlType.Q4_1 or GgmlType.Q5_1 ? 2 : 1;
+        int halves = type is GgmlType.Q4_1 or GgmlType.Q5_1 or GgmlType.Q4_K ? 2 : 1;
+        int at = type == GgmlType.Q6_K ? 208 : 0; // Q6_K keeps its scale d at the end of the block
         for (long b = 0; b < bytes; b += blockBytes)
             for (int h = 0; h < halves; h++)
-                *(Half*)(p + b + 2 * h) = (Half)((rng.NextDouble() * 2 - 1) * 0.05);
+                *(Half*)(p + b + at + 2 * h) = (Half)((rng.NextDouble() * 2 - 1) * 0.05);
     }
 }

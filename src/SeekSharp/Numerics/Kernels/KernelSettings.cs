@@ -56,6 +56,12 @@ internal static class KernelSettings
     /// </summary>
     public static volatile bool MultiRowDecode = true;
 
+    /// <summary>
+    /// When false, Q6_K decode runs the one-row kernel (<see cref="KQuantDecode.Q6K1"/>) instead of the four-row one
+    /// (<see cref="KQuantDecode.Q6K4"/>); bit-identical, tests flip this.
+    /// </summary>
+    public static volatile bool MultiRowKQuantDecode = true;
+
     /// <summary>The widest path this machine runs: 512 needs AVX-512 F+BW, 256 needs AVX2+FMA.</summary>
     public static int HardwareWidth { get; } =
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported && Fma.IsSupported ? 512 :

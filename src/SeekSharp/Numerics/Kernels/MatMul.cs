@@ -278,6 +278,12 @@ public static unsafe class MatMul
             }
             return;
         }
+        if (typeof(TKernel) == typeof(Q6_KKernel) && KQuantDecode.AppliesFourRows(Width))
+        {
+            // Four rows per pass; the next group is prefetched while this one runs, except for the chunk's last group.
+            for (; r + 4 <= end; r += 4)
+                KQuantDecode.Q6K4(W + r * RowBytes, RowBytes, A, Cols, Y + r, prefetch: r + 8 <= end);
+        }
         if (typeof(TKernel) == typeof(Q4_KKernel) && KQuantDecode.AppliesOneRow(Width))
         {
             for (; r < end; r++)
