@@ -144,7 +144,7 @@ public sealed class DecoderTransformer : IDecoderModel
                 var o = ws.Att.AsSpan(t * oDim + h * c.ValueLength, c.ValueLength);
                 if (cache.Type == KvCacheType.F16)
                     // llama.cpp's order: K·q and Vᵀ·p as f16 matrix products (see LatentAttention), ggml's softmax
-                    LatentAttention.HeadF16(q, cache.Keys16(layer)[(kvh * c.KeyLength)..], cache.KeyStride,
+                    LatentAttention.HeadF16(q, cache.Keys16(layer).AsSpan(kvh * c.KeyLength), cache.KeyStride,
                         cache.Values16(layer).AsSpan(kvh * c.ValueLength * vStride), vStride, pos0 + n, c.ValueLength, count, scale, n > 1,
                         scores, o);
                 else

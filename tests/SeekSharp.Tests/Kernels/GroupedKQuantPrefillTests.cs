@@ -5,7 +5,7 @@ using SeekSharp.Numerics.Threading;
 namespace SeekSharp.Tests.Kernels;
 
 /// <summary>
-/// The grouped Q4_K / Q6_K prefill kernels (eight tokens per weight row, activations rearranged once per call) must give exactly
+/// The grouped Q4_K / Q5_K / Q6_K prefill kernels (eight tokens per weight row, activations rearranged once per call) must give exactly
 /// the single-token results for every token count (full groups, tails of 1-7 tokens), threaded or not; switching it off
 /// (or running below 512 bits) falls back to the four-token kernel with the same results.
 /// </summary>
@@ -16,6 +16,9 @@ public unsafe class GroupedKQuantPrefillTests
     [InlineData(GgmlType.Q4_K, 45, 256 * 3, false)]
     [InlineData(GgmlType.Q4_K, 16, 256 * 7, false)]
     [InlineData(GgmlType.Q4_K, 9, 256 * 2, true)]
+    [InlineData(GgmlType.Q5_K, 45, 256 * 3, false)]
+    [InlineData(GgmlType.Q5_K, 16, 256 * 7, false)]
+    [InlineData(GgmlType.Q5_K, 9, 256 * 2, true)]
     [InlineData(GgmlType.Q6_K, 45, 256 * 3, false)]
     [InlineData(GgmlType.Q6_K, 16, 256 * 7, false)]
     [InlineData(GgmlType.Q6_K, 9, 256 * 2, true)]
@@ -29,13 +32,13 @@ public unsafe class GroupedKQuantPrefillTests
         {
             // Saturate the integer path: every weight value and 6-bit scale / min at its largest (Q6_K: scales -128 and
             // 127 alternating), activations at +-max.
-            int bs = type == GgmlType.Q4_K ? 144 : 210;
+            int bs = type == GgmlType.Q4_K ? 144 : type == GgmlType.Q5_K ? 176 : 210;
             for (int r = 0; r < rows; r++)
                 for (int b = 0; b < cols / 256; b++)
                 {
                     int o = r * (cols / 256) * bs + b * bs;
-                    if (type == GgmlType.Q4_K)
-                        for (int k = 4; k < 144; k++) w[o + k] = 0xFF;
+                    if (type != GgmlType.Q6_K)
+                        for (int k = 4; k < bs; k++) w[o + k] = 0xFF;
                     else
                     {
                         for (int k = 0; k < 192; k++) w[o + k] = 0xFF;

@@ -216,4 +216,60 @@ internal static unsafe class KQuantDecode
         }
         return Simd.HSum8(acc);
     }
+
+    /// <summary>True when the four-row decode kernels run for a call at <paramref name="width"/>.</summary>
+    public static bool AppliesFourRows(int width) => width >= 512 && KernelSettings.FastKQuantDecode && KernelSettings.MultiRowKQuantDecode;
+
+    // Groups of four rows up to this many bytes are prefetched as one sequential sweep while the previous group runs;
+    // larger groups per row, one group ahead (a sweep would run too far ahead and evict the rows being read).
+    private const long LinearPrefetchBytes = 16 * 1024;
+
+    /// <summary>
+    /// y[0..3] = four adjacent Q6_K rows (<paramref name="rowBytes"/> apart, starting at <paramref name="x"/>) · Q8_K
+    /// <paramref name="a"/>; each row bit-identical to <see cref="Q6K1"/>. The rows' float chains interleave, the
+    /// activation block is loaded once for all four, and the next group of rows is prefetched (four concurrent streams
+    /// defeat the hardware prefetcher otherwise). Measured 1.05-1.3x the one-row kernel; the same construction for Q4_K
+    /// measured 0.8-1.1x (its one-row kernel is instruction-bound, not latency-bound), so Q4_K stays one-row.
+    /// </summary>
+    public static void Q6K4(byte* x, long rowBytes, byte* a, int cols, float* y, bool prefetch)
+    {
+        int nb = cols / 256;
+        byte* x0 = x, x1 = x + rowBytes, x2 = x + 2 * rowBytes, x3 = x + 3 * rowBytes;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        Vector512<short> p0 = Vector512.Create(Simd.Join(Vector128<short>.Zero, Vector128<short>.One), Simd.Join(Vector128.Create((short)8), Vector128.Create((short)9)));
+        Vector512<short> p1 = p0 + Vector512.Create((short)2), p2 = p0 + Vector512.Create((short)4), p3 = p0 + Vector512.Create((short)6);
+        long group = 4 * rowBytes;
+        bool linear = group <= LinearPrefetchBytes;
+        byte* next = x + group;
+        for (int i = 0; i < nb; i++, x0 += 210, x1 += 210, x2 += 210, x3 += 210, a += KQuant.Q8K)
+        {
+            if (prefetch && Sse.IsSupported)
+            {
+                if (linear)
+                {
+                    // 4 x 210 bytes of the next group per block: fourteen lines.
+                    for (int k = 0; k < 14; k++) Sse.Prefetch0(next + 64 * k);
+                    next += 840;
+                }
+                else
+                {
+                    Prefetch(x0 + group);
+                    Prefetch(x1 + group);
+                    Prefetch(x2 + group);
+                    Prefetch(x3 + group);
+                }
+            }
+            float da = KQuant.D(a);
+            Vector256<short> bsums = Vector256.Load((short*)(a + 260));
+            Vector512<sbyte> a0 = KQuant.Act512(a, 0, 4), a1 = KQuant.Act512(a, 1, 5), a2 = KQuant.Act512(a, 2, 6), a3 = KQuant.Act512(a, 3, 7);
+            acc0 = Fma.MultiplyAdd(Vector256.Create(da * Fp16.ToFloat(x0 + 208)), Vector256.ConvertToSingle(Q6Sums(x0, bsums, a0, a1, a2, a3, p0, p1, p2, p3)), acc0);
+            acc1 = Fma.MultiplyAdd(Vector256.Create(da * Fp16.ToFloat(x1 + 208)), Vector256.ConvertToSingle(Q6Sums(x1, bsums, a0, a1, a2, a3, p0, p1, p2, p3)), acc1);
+            acc2 = Fma.MultiplyAdd(Vector256.Create(da * Fp16.ToFloat(x2 + 208)), Vector256.ConvertToSingle(Q6Sums(x2, bsums, a0, a1, a2, a3, p0, p1, p2, p3)), acc2);
+            acc3 = Fma.MultiplyAdd(Vector256.Create(da * Fp16.ToFloat(x3 + 208)), Vector256.ConvertToSingle(Q6Sums(x3, bsums, a0, a1, a2, a3, p0, p1, p2, p3)), acc3);
+        }
+        y[0] = Simd.HSum8(acc0);
+        y[1] = Simd.HSum8(acc1);
+        y[2] = Simd.HSum8(acc2);
+        y[3] = Simd.HSum8(acc3);
+    }
 }

@@ -5,18 +5,18 @@ using System.Runtime.Intrinsics.X86;
 namespace SeekSharp.Numerics;
 
 /// <summary>
-/// Prefill kernels for Q4_K and Q6_K weights on the 512-bit path: one weight row against a group of eight tokens whose
+/// Prefill kernels for Q4_K, Q5_K and Q6_K weights on the 512-bit path: one weight row against a group of eight tokens whose
 /// Q8_K activations were rearranged once per call (<see cref="BuildGroups"/>).
 /// </summary>
 /// <remarks>
 /// ggml's K-quant vec_dot keeps, per (row, token), eight float lanes fed once per 256-value super-block with
-/// fma(d_y * d_w, float(integer lane sums), acc) (Q4_K adds four lanes fed with fma(-d_y * dmin_w, float(min terms),
+/// fma(d_y * d_w, float(integer lane sums), acc) (Q4_K / Q5_K add min terms fed with fma(-d_y * dmin_w, float(min terms),
 /// acc_m)). Those float operations are fixed by bit-identity; the integer sums are not, so these kernels compute them
 /// with fewer instructions than the four-token kernels in MultiTokenKernels.cs:
 /// <list type="bullet">
 /// <item>the activation chunks are stored in the order the weight values come out of a 64-byte load, so every
 /// multiply takes its activations straight from memory (no per-row 256-bit joins);</item>
-/// <item>per-token terms (Q4_K: pair sums of the block sums for the min terms; Q6_K: the block sums for the -32
+/// <item>per-token terms (Q4_K / Q5_K: pair sums of the block sums for the min terms; Q6_K: the block sums for the -32
 /// offset; both: the activation scale) are precomputed per token, already laid out for two or four tokens per register;</item>
 /// <item>two tokens share one 512-bit float accumulator (eight lanes each) and four tokens one min accumulator (four
 /// lanes each), so the convert / multiply / FMA sequence runs once per two (four) tokens, each lane seeing exactly the
@@ -42,12 +42,12 @@ internal static unsafe class KQuantGroups
     /// <summary>True when a grouped kernel runs for <paramref name="n"/> tokens of <typeparamref name="TKernel"/> weights.</summary>
     public static bool Applies<TKernel>(int width, int n) where TKernel : struct, IDotKernel =>
         KernelSettings.GroupedKQuantPrefill && width >= 512 && n >= GroupTokens &&
-        (typeof(TKernel) == typeof(Q4_KKernel) || typeof(TKernel) == typeof(Q6_KKernel));
+        (typeof(TKernel) == typeof(Q4_KKernel) || typeof(TKernel) == typeof(Q5_KKernel) || typeof(TKernel) == typeof(Q6_KKernel));
 
     /// <summary>
     /// Rearranges the Q8_K activation rows (ggml layout, <paramref name="actRow"/> bytes apart) of tokens 8g .. 8g+7 into
     /// group g of <paramref name="groups"/> for g in [<paramref name="firstGroup"/>, <paramref name="endGroup"/>), in the
-    /// layout of the Q4_K kernel (<paramref name="q6"/> false) or the Q6_K kernel.
+    /// layout of the Q4_K / Q5_K kernel (<paramref name="q6"/> false) or the Q6_K kernel.
     /// </summary>
     public static void BuildGroups(bool q6, byte* act, long actRow, int nb, byte* groups, int firstGroup, int endGroup)
     {
@@ -131,15 +131,26 @@ internal static unsafe class Q4KGroup
     private static readonly Vector256<byte> IdxD = Vector256.Create((byte)5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7);
     private static readonly Vector256<byte> IdxM = Vector256.Create((byte)8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
 
-    /// <summary>One Q4_K weight row against one group of eight tokens (layout of <see cref="KQuantGroups.BuildGroups"/>): result[0..7].</summary>
-    public static void DotGroup(byte* x, byte* group, int nb, float* result)
+    /// <summary>Marker for <see cref="DotGroup{TBits}"/>: Q4_K weights.</summary>
+    public struct Four;
+
+    /// <summary>Marker for <see cref="DotGroup{TBits}"/>: Q5_K weights (a fifth bit per value in qh).</summary>
+    public struct Five;
+
+    /// <summary>
+    /// One Q4_K (<typeparamref name="TBits"/> = <see cref="Four"/>) or Q5_K (<see cref="Five"/>) weight row against one
+    /// group of eight tokens (layout of <see cref="KQuantGroups.BuildGroups"/>): result[0..7].
+    /// </summary>
+    public static void DotGroup<TBits>(byte* x, byte* group, int nb, float* result) where TBits : struct
     {
+        bool five = typeof(TBits) == typeof(Five);
+        int blockBytes = five ? 176 : 144, qsOffset = five ? 48 : 16;
         Vector512<float> acc01 = default, acc23 = default, acc45 = default, acc67 = default;
         Vector512<float> accm0 = default, accm1 = default;
         Vector512<byte> m4 = Vector512.Create((byte)0x0F);
         Vector256<byte> idxA = IdxA, idxB = IdxB, idxC = IdxC, idxD = IdxD, idxM = IdxM;
 
-        for (int i = 0; i < nb; i++, x += 144, group += KQuantGroups.GroupBlockBytes)
+        for (int i = 0; i < nb; i++, x += blockBytes, group += KQuantGroups.GroupBlockBytes)
         {
             float dw = Fp16.ToFloat(x), dmw = Fp16.ToFloat(x + 2);
             Vector256<byte> sm = ScalesMins(x + 4).ToVector256Unsafe();
@@ -149,8 +160,18 @@ internal static unsafe class Q4KGroup
             Vector512<short> sD = KQuantGroups.Spread(sm, idxD, signed: false);
             Vector512<short> mins = KQuantGroups.Spread(sm, idxM, signed: false);
 
-            Vector512<byte> b0 = Vector512.Load(x + 16), b1 = Vector512.Load(x + 80);
+            Vector512<byte> b0 = Vector512.Load(x + qsOffset), b1 = Vector512.Load(x + qsOffset + 64);
             Vector512<byte> l0 = b0 & m4, h0 = Simd.Shr(b0, 4), l1 = b1 & m4, h1 = Simd.Shr(b1, 4);
+            if (five)
+            {
+                // Bit c of qh[v] is the fifth bit of value v of sub-block c; the register halves hold sub-blocks (c, c+2).
+                Vector256<byte> h = Vector256.Load(x + 16);
+                Vector512<byte> hb = Simd.Join(h, Simd.Shr(h, 2)), one = Vector512.Create((byte)1);
+                l0 |= KQuant.Shl(hb & one, 4);
+                h0 |= KQuant.Shl(Simd.Shr(hb, 1) & one, 4);
+                l1 |= KQuant.Shl(Simd.Shr(hb, 4) & one, 4);
+                h1 |= KQuant.Shl(Simd.Shr(hb, 5) & one, 4);
+            }
 
             Vector512<int> s0 = Sums(group + 0 * 256, l0, h0, l1, h1, sA, sB, sC, sD);
             Vector512<int> s1 = Sums(group + 1 * 256, l0, h0, l1, h1, sA, sB, sC, sD);
@@ -165,12 +186,30 @@ internal static unsafe class Q4KGroup
             Vector512<int> s7 = Sums(group + 7 * 256, l0, h0, l1, h1, sA, sB, sC, sD);
             acc67 = KQuantGroups.Accumulate(acc67, KQuantGroups.Fold(s6, s7), dw, group + KQuantGroups.Q4MainScale + 192);
 
-            // Min terms of four tokens per register: lane k of token t = m[2k]*p[2k] + m[2k+1]*p[2k+1].
+            // Min terms of four tokens per register: lane k of token t = m[2k]*p[2k] + m[2k+1]*p[2k+1] (Q4_K keeps these
+            // four lanes; Q5_K adds them into one integer per token, repeated over the token's four lanes).
             Vector512<float> vdm = Vector512.Create(dmw);
-            accm0 = Avx512F.FusedMultiplyAdd(vdm * Vector512.LoadAligned((float*)(group + KQuantGroups.Q4MinScale)),
-                Vector512.ConvertToSingle(Simd.MAdd(mins, Vector512.LoadAligned((short*)(group + KQuantGroups.Q4PairSums)))), accm0);
-            accm1 = Avx512F.FusedMultiplyAdd(vdm * Vector512.LoadAligned((float*)(group + KQuantGroups.Q4MinScale + 64)),
-                Vector512.ConvertToSingle(Simd.MAdd(mins, Vector512.LoadAligned((short*)(group + KQuantGroups.Q4PairSums + 64)))), accm1);
+            Vector512<int> p0 = Simd.MAdd(mins, Vector512.LoadAligned((short*)(group + KQuantGroups.Q4PairSums)));
+            Vector512<int> p1 = Simd.MAdd(mins, Vector512.LoadAligned((short*)(group + KQuantGroups.Q4PairSums + 64)));
+            if (five)
+            {
+                p0 = LaneTotals(p0);
+                p1 = LaneTotals(p1);
+            }
+            accm0 = Avx512F.FusedMultiplyAdd(vdm * Vector512.LoadAligned((float*)(group + KQuantGroups.Q4MinScale)), Vector512.ConvertToSingle(p0), accm0);
+            accm1 = Avx512F.FusedMultiplyAdd(vdm * Vector512.LoadAligned((float*)(group + KQuantGroups.Q4MinScale + 64)), Vector512.ConvertToSingle(p1), accm1);
+        }
+        if (five)
+        {
+            result[0] = Simd.HSum8(acc01.GetLower()) + accm0[0];
+            result[1] = Simd.HSum8(acc01.GetUpper()) + accm0[4];
+            result[2] = Simd.HSum8(acc23.GetLower()) + accm0[8];
+            result[3] = Simd.HSum8(acc23.GetUpper()) + accm0[12];
+            result[4] = Simd.HSum8(acc45.GetLower()) + accm1[0];
+            result[5] = Simd.HSum8(acc45.GetUpper()) + accm1[4];
+            result[6] = Simd.HSum8(acc67.GetLower()) + accm1[8];
+            result[7] = Simd.HSum8(acc67.GetUpper()) + accm1[12];
+            return;
         }
         Finish(acc01.GetLower(), accm0.GetLower().GetLower(), result + 0);
         Finish(acc01.GetUpper(), accm0.GetLower().GetUpper(), result + 1);
@@ -194,11 +233,19 @@ internal static unsafe class Q4KGroup
         return (p0 + p1) + (p2 + p3);
     }
 
+    /// <summary>Every 32-bit lane replaced by the total of its 128-bit group (exact integer sums).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> LaneTotals(Vector512<int> p)
+    {
+        p += Avx512F.Shuffle(p, 0b10_11_00_01);
+        return p + Avx512F.Shuffle(p, 0b01_00_11_10);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Finish(Vector256<float> acc, Vector128<float> accm, float* result) =>
         *result = Simd.HSum8(acc) + ((accm[0] + accm[2]) + (accm[1] + accm[3]));
 
-    /// <summary>The eight 6-bit scales then the eight 6-bit mins of a Q4_K super-block (see <see cref="KQuant.ScalesMins"/>).</summary>
+    /// <summary>The eight 6-bit scales then the eight 6-bit mins of a Q4_K / Q5_K super-block (see <see cref="KQuant.ScalesMins"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<byte> ScalesMins(byte* s)
     {

@@ -45,10 +45,22 @@ internal static class KernelSettings
     public static volatile bool SharedDecode = true;
 
     /// <summary>
-    /// When false, Q4_K / Q6_K prefill runs the four-token kernels (<see cref="Q45KMulti"/>, <see cref="Q6KMulti"/>) instead
+    /// When false, Q4_K / Q5_K / Q6_K prefill runs the four-token kernels (<see cref="Q45KMulti"/>, <see cref="Q6KMulti"/>) instead
     /// of the eight-token grouped ones in <see cref="KQuantGroups"/>; bit-identical, tests flip this to cover both.
     /// </summary>
     public static volatile bool GroupedKQuantPrefill = true;
+
+    /// <summary>
+    /// When false, decode runs the one-row Q4_0/Q5_0/Q8_0/Q4_1/Q5_1 kernels instead of the multi-row ones in
+    /// <see cref="LegacyDecode"/> (four rows per pass over the activations); bit-identical, tests flip this.
+    /// </summary>
+    public static volatile bool MultiRowDecode = true;
+
+    /// <summary>
+    /// When false, Q6_K decode runs the one-row kernel (<see cref="KQuantDecode.Q6K1"/>) instead of the four-row one
+    /// (<see cref="KQuantDecode.Q6K4"/>); bit-identical, tests flip this.
+    /// </summary>
+    public static volatile bool MultiRowKQuantDecode = true;
 
     /// <summary>
     /// When false, DeepSeek2Transformer runs its per-head MLA products and per-expert MoE products as separate

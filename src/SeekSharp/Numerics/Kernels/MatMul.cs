@@ -241,6 +241,11 @@ public static unsafe partial class MatMul
     private static void DotRows<TKernel>(byte* W, long RowBytes, byte* A, int Cols, int Width, float* Y, int start, int end)
         where TKernel : struct, IDotKernel
     {
+        if (LegacyDecode.Applies<TKernel>(Width))
+        {
+            LegacyDecode.Rows<TKernel>(W + start * RowBytes, RowBytes, A, Cols, Width, Y + start, end - start);
+            return;
+        }
         int r = start;
         if (typeof(TKernel) == typeof(Q4_KKernel) && KQuantDecode.Applies(Width))
         {
@@ -272,6 +277,12 @@ public static unsafe partial class MatMul
                 }
             }
             return;
+        }
+        if (typeof(TKernel) == typeof(Q6_KKernel) && KQuantDecode.AppliesFourRows(Width))
+        {
+            // Four rows per pass; the next group is prefetched while this one runs, except for the chunk's last group.
+            for (; r + 4 <= end; r += 4)
+                KQuantDecode.Q6K4(W + r * RowBytes, RowBytes, A, Cols, Y + r, prefetch: r + 8 <= end);
         }
         if (typeof(TKernel) == typeof(Q4_KKernel) && KQuantDecode.AppliesOneRow(Width))
         {
@@ -490,7 +501,7 @@ public static unsafe partial class MatMul
             else SgemmDot.Dot8<ushort, ushort>(w, a, stride, cols, width, result);
         }
 
-        /// <summary>Grouped Q4_K / Q6_K prefill (<see cref="KQuantGroups"/>): eight tokens per weight row at a time, then the
+        /// <summary>Grouped Q4_K / Q5_K / Q6_K prefill (<see cref="KQuantGroups"/>): eight tokens per weight row at a time, then the
         /// remaining tokens with the four-token and single-token kernels on the ggml-layout activations.</summary>
         private readonly void ExecuteGrouped(int start, int end)
         {
@@ -512,8 +523,10 @@ public static unsafe partial class MatMul
                         {
                             if (typeof(TKernel) == typeof(Q6_KKernel))
                                 Q6KGroup.DotGroup(row, G + g * GroupStride, Nb, eight);
+                            else if (typeof(TKernel) == typeof(Q5_KKernel))
+                                Q4KGroup.DotGroup<Q4KGroup.Five>(row, G + g * GroupStride, Nb, eight);
                             else
-                                Q4KGroup.DotGroup(row, G + g * GroupStride, Nb, eight);
+                                Q4KGroup.DotGroup<Q4KGroup.Four>(row, G + g * GroupStride, Nb, eight);
                             for (int k = 0; k < 8; k++)
                                 Y[(long)(8 * g + k) * Rows + r] = eight[k];
                         }

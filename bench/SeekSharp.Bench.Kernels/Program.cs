@@ -1,0 +1,28 @@
+using SeekSharp.Bench.Kernels;
+
+// Kernel microbenchmarks: each mode times an old and a new kernel path alternately in the same process, single-threaded,
+// and prints medians and new/old ratios (load from other processes hits both sides alike).
+//
+//   dotnet run -c Release --project bench/SeekSharp.Bench.Kernels -- MODE [options]
+//
+// Modes (one file each):
+//   decode   one-token products with Q4_0/Q5_0/Q8_0/Q4_1/Q5_1 weights: one-row vs multi-row kernels (DecodeBench.cs)
+
+if (args.Length == 0 || args[0] is "-h" or "--help")
+{
+    Console.WriteLine("usage: SeekSharp.Bench.Kernels MODE [options]   (modes: decode)");
+    Console.WriteLine(DecodeBench.Usage);
+    return args.Length == 0 ? 1 : 0;
+}
+string[] rest = args[1..];
+return args[0] switch
+{
+    "decode" => DecodeBench.Run(rest),
+    _ => Unknown(args[0]),
+};
+
+static int Unknown(string mode)
+{
+    Console.Error.WriteLine($"unknown mode '{mode}' (modes: decode)");
+    return 1;
+}
