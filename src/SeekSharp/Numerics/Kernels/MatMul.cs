@@ -184,7 +184,7 @@ public static unsafe class MatMul
                 actRow = ActivationQuantizer.KernelRowBytes(TKernel.DotType, cols);
                 // The paired prefill layout (if used) follows the ggml-layout rows in the same buffer.
                 long pairBytes = n >= 2 && PairedTokenKernels.Applies<TKernel>(width)
-                    ? (n / 2) * (long)(cols / 32) * PairedTokenKernels.PairBlockBytes : 0;
+                    ? (n / 2) * (long)(cols / 32) * PairBlockBytes<TKernel>(width) : 0;
                 act = ThreadScratch.Get(((actRow * n + 63) & ~63L) + pairBytes);
                 var q = new QuantizeBody { X = px, A = act, ActRow = actRow, Cols = cols, Type = TKernel.DotType, Width = width };
                 if ((long)n * cols >= ParallelQuantizeThreshold && n > 1)
@@ -204,9 +204,10 @@ public static unsafe class MatMul
                 // Rearrange the quantized activations into token pairs once per call (O(n * cols)) for the paired kernel.
                 int nb = cols / 32;
                 int pairCount = n / 2;
-                long pairStride = (long)nb * PairedTokenKernels.PairBlockBytes;
+                bool tiled = PrefillTileKernels.Applies<TKernel>(width);
+                long pairStride = (long)nb * PairBlockBytes<TKernel>(width);
                 long actBytes = (actRow * n + 63) & ~63L;
-                var pb = new PairBody { A = act, ActRow = actRow, Nb = nb, P = act + actBytes };
+                var pb = new PairBody<TKernel> { A = act, ActRow = actRow, Nb = nb, P = act + actBytes, Tiled = tiled };
                 if ((long)n * cols >= ParallelQuantizeThreshold)
                     pool.For(pairCount, ref pb);
                 else
@@ -214,6 +215,7 @@ public static unsafe class MatMul
                 body.P = pb.P;
                 body.PairStride = pairStride;
                 body.Nb = nb;
+                body.Tiled = tiled;
             }
             // Decode rows are cheap, so keep chunks big enough to amortize the hand-off; prefill rows carry n dots each.
             int grain = n == 1 ? 32 : Math.Max(1, 64 / n);
@@ -389,13 +391,24 @@ public static unsafe class MatMul
         }
     }
 
-    private struct PairBody : IParallelBody
+    /// <summary>Bytes per 32-value block of one token pair in the layout the prefill kernel for <typeparamref name="TKernel"/> reads.</summary>
+    private static int PairBlockBytes<TKernel>(int width) where TKernel : struct, IDotKernel =>
+        PrefillTileKernels.Applies<TKernel>(width) ? PrefillTileKernels.TileBlockBytes : PairedTokenKernels.PairBlockBytes;
+
+    private struct PairBody<TKernel> : IParallelBody where TKernel : struct, IDotKernel
     {
         public byte* A, P;
         public long ActRow;
         public int Nb;
+        public bool Tiled;
 
-        public readonly void Execute(int start, int end) => PairedTokenKernels.BuildPairs(A, ActRow, Nb, P, start, end);
+        public readonly void Execute(int start, int end)
+        {
+            if (Tiled)
+                PrefillTileKernels.BuildPairs<TKernel>(A, ActRow, Nb, P, start, end);
+            else
+                PairedTokenKernels.BuildPairs(A, ActRow, Nb, P, start, end);
+        }
     }
 
     private struct MatMulBody<TKernel> : IParallelBody where TKernel : struct, IDotKernel
@@ -404,6 +417,7 @@ public static unsafe class MatMul
         public float* Y;
         public long RowBytes, ActRow, PairStride;
         public int Rows, Cols, N, Width, RowTile, Nb;
+        public bool Tiled;
 
         public readonly void Execute(int start, int end)
         {
@@ -414,7 +428,10 @@ public static unsafe class MatMul
             }
             if (P != null)
             {
-                ExecutePaired(start, end);
+                if (Tiled)
+                    ExecuteTiled(start, end);
+                else
+                    ExecutePaired(start, end);
                 return;
             }
             float* four = stackalloc float[4];
@@ -487,6 +504,54 @@ public static unsafe class MatMul
                             PairedTokenKernels.Dot1Pair<TKernel>(row, P + p * PairStride, Nb, eight);
                             Y[(long)(2 * p) * Rows + r] = eight[0];
                             Y[(long)(2 * p + 1) * Rows + r] = eight[1];
+                        }
+                    }
+                }
+                if ((N & 1) != 0)
+                    for (int r = r0; r < r1; r++)
+                        Y[(long)(N - 1) * Rows + r] = TKernel.Dot(W + r * RowBytes, A + (N - 1) * ActRow, Cols, Width);
+            }
+        }
+
+        /// <summary>Row-tiled prefill (<see cref="PrefillTileKernels"/>): two weight rows x eight tokens at a time.</summary>
+        /// <remarks>Same walk as <see cref="ExecutePaired"/> with rows taken two at a time (an odd last row of a chunk runs as
+        /// both rows of the tile and its copy is dropped), leftover pairs one at a time, an odd last token with the
+        /// single-token kernel.</remarks>
+        private readonly void ExecuteTiled(int start, int end)
+        {
+            float* out0 = stackalloc float[8];
+            float* out1 = stackalloc float[8];
+            int pairs = N / 2;
+            for (int r0 = start; r0 < end; r0 += RowTile)
+            {
+                int r1 = Math.Min(end, r0 + RowTile);
+                for (int p0 = 0; p0 < pairs; p0 += TokenTile / 2)
+                {
+                    int p1 = Math.Min(pairs, p0 + TokenTile / 2);
+                    for (int r = r0; r < r1; r += 2)
+                    {
+                        bool two = r + 1 < r1;
+                        byte* x0 = W + r * RowBytes, x1 = two ? x0 + RowBytes : x0;
+                        if (p1 - p0 == 4)
+                        {
+                            PrefillTileKernels.Dot2x4<TKernel>(x0, x1, P + p0 * PairStride, PairStride, Nb, out0, out1);
+                            for (int k = 0; k < 8; k++)
+                                Y[(long)(2 * p0 + k) * Rows + r] = out0[k];
+                            if (two)
+                                for (int k = 0; k < 8; k++)
+                                    Y[(long)(2 * p0 + k) * Rows + r + 1] = out1[k];
+                            continue;
+                        }
+                        for (int p = p0; p < p1; p++)
+                        {
+                            PrefillTileKernels.Dot2x1<TKernel>(x0, x1, P + p * PairStride, Nb, out0, out1);
+                            Y[(long)(2 * p) * Rows + r] = out0[0];
+                            Y[(long)(2 * p + 1) * Rows + r] = out0[1];
+                            if (two)
+                            {
+                                Y[(long)(2 * p) * Rows + r + 1] = out1[0];
+                                Y[(long)(2 * p + 1) * Rows + r + 1] = out1[1];
+                            }
                         }
                     }
                 }
