@@ -163,6 +163,8 @@ public static unsafe class MatMul
     private const long RowTileBytes = 256 * 1024;
     // Tokens per group inside a row tile; a group's activations stay in L1/L2 while the tile's rows stream past.
     private const int TokenTile = 8;
+    // Token pairs per group for the row-tiled prefill kernel (sixteen tokens).
+    internal static int TiledPairTile = 8;
 
     private static void Run<TKernel>(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool)
         where TKernel : struct, IDotKernel
@@ -185,6 +187,9 @@ public static unsafe class MatMul
                 // The paired prefill layout (if used) follows the ggml-layout rows in the same buffer.
                 long pairBytes = n >= 2 && PairedTokenKernels.Applies<TKernel>(width)
                     ? (n / 2) * (long)(cols / 32) * PairBlockBytes<TKernel>(width) : 0;
+                // The tiled layout keeps the activation scales in a separate table after the pairs.
+                if (pairBytes > 0 && PrefillTileKernels.Applies<TKernel>(width))
+                    pairBytes += (n / 2) * 2L * (cols / 32) * sizeof(float);
                 act = ThreadScratch.Get(((actRow * n + 63) & ~63L) + pairBytes);
                 var q = new QuantizeBody { X = px, A = act, ActRow = actRow, Cols = cols, Type = TKernel.DotType, Width = width };
                 if ((long)n * cols >= ParallelQuantizeThreshold && n > 1)
@@ -207,7 +212,11 @@ public static unsafe class MatMul
                 bool tiled = PrefillTileKernels.Applies<TKernel>(width);
                 long pairStride = (long)nb * PairBlockBytes<TKernel>(width);
                 long actBytes = (actRow * n + 63) & ~63L;
-                var pb = new PairBody<TKernel> { A = act, ActRow = actRow, Nb = nb, P = act + actBytes, Tiled = tiled };
+                var pb = new PairBody<TKernel>
+                {
+                    A = act, ActRow = actRow, Nb = nb, P = act + actBytes, Tiled = tiled,
+                    Scales = (float*)(act + actBytes + pairCount * pairStride), ScaleStride = 2 * pairCount,
+                };
                 if ((long)n * cols >= ParallelQuantizeThreshold)
                     pool.For(pairCount, ref pb);
                 else
@@ -216,6 +225,8 @@ public static unsafe class MatMul
                 body.PairStride = pairStride;
                 body.Nb = nb;
                 body.Tiled = tiled;
+                body.Scales = pb.Scales;
+                body.ScaleStride = pb.ScaleStride;
             }
             // Decode rows are cheap, so keep chunks big enough to amortize the hand-off; prefill rows carry n dots each.
             int grain = n == 1 ? 32 : Math.Max(1, 64 / n);
@@ -398,14 +409,15 @@ public static unsafe class MatMul
     private struct PairBody<TKernel> : IParallelBody where TKernel : struct, IDotKernel
     {
         public byte* A, P;
+        public float* Scales;
         public long ActRow;
-        public int Nb;
+        public int Nb, ScaleStride;
         public bool Tiled;
 
         public readonly void Execute(int start, int end)
         {
             if (Tiled)
-                PrefillTileKernels.BuildPairs<TKernel>(A, ActRow, Nb, P, start, end);
+                PrefillTileKernels.BuildPairs<TKernel>(A, ActRow, Nb, P, Scales, ScaleStride, start, end);
             else
                 PairedTokenKernels.BuildPairs(A, ActRow, Nb, P, start, end);
         }
@@ -416,7 +428,8 @@ public static unsafe class MatMul
         public byte* W, A, P;
         public float* Y;
         public long RowBytes, ActRow, PairStride;
-        public int Rows, Cols, N, Width, RowTile, Nb;
+        public int Rows, Cols, N, Width, RowTile, Nb, ScaleStride;
+        public float* Scales;
         public bool Tiled;
 
         public readonly void Execute(int start, int end)
@@ -513,45 +526,43 @@ public static unsafe class MatMul
             }
         }
 
-        /// <summary>Row-tiled prefill (<see cref="PrefillTileKernels"/>): two weight rows x eight tokens at a time.</summary>
-        /// <remarks>Same walk as <see cref="ExecutePaired"/> with rows taken two at a time (an odd last row of a chunk runs as
-        /// both rows of the tile and its copy is dropped), leftover pairs one at a time, an odd last token with the
-        /// single-token kernel.</remarks>
+        /// <summary>Row-tiled prefill (<see cref="PrefillTileKernels"/>): two weight rows x sixteen tokens at a time.</summary>
+        /// <remarks>Same walk as <see cref="ExecutePaired"/> with rows taken two at a time (an odd last row of a chunk runs
+        /// as both rows of the tile and its copy is dropped) and token groups of eight pairs; a group's leftover pairs go
+        /// four, then one at a time; an odd last token uses the single-token kernel.</remarks>
         private readonly void ExecuteTiled(int start, int end)
         {
-            float* out0 = stackalloc float[8];
-            float* out1 = stackalloc float[8];
+            float* out0 = stackalloc float[16];
+            float* out1 = stackalloc float[16];
+            float* scratch = stackalloc float[PrefillTileKernels.ScratchFloats];
             int pairs = N / 2;
             for (int r0 = start; r0 < end; r0 += RowTile)
             {
                 int r1 = Math.Min(end, r0 + RowTile);
-                for (int p0 = 0; p0 < pairs; p0 += TokenTile / 2)
+                for (int g0 = 0; g0 < pairs; g0 += TiledPairTile)
                 {
-                    int p1 = Math.Min(pairs, p0 + TokenTile / 2);
+                    int g1 = Math.Min(pairs, g0 + TiledPairTile);
                     for (int r = r0; r < r1; r += 2)
                     {
                         bool two = r + 1 < r1;
                         byte* x0 = W + r * RowBytes, x1 = two ? x0 + RowBytes : x0;
-                        if (p1 - p0 == 4)
+                        for (int p = g0; p < g1;)
                         {
-                            PrefillTileKernels.Dot2x4<TKernel>(x0, x1, P + p0 * PairStride, PairStride, Nb, out0, out1);
-                            for (int k = 0; k < 8; k++)
-                                Y[(long)(2 * p0 + k) * Rows + r] = out0[k];
+                            int np = g1 - p >= 8 ? 8 : g1 - p >= 4 ? 4 : 1;
+                            byte* pp = P + p * PairStride;
+                            float* sc = Scales + 2 * p;
+                            if (np == 8)
+                                PrefillTileKernels.Dot<TKernel, EightPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
+                            else if (np == 4)
+                                PrefillTileKernels.Dot<TKernel, FourPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
+                            else
+                                PrefillTileKernels.Dot<TKernel, OnePair>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
+                            for (int k = 0; k < 2 * np; k++)
+                                Y[(long)(2 * p + k) * Rows + r] = out0[k];
                             if (two)
-                                for (int k = 0; k < 8; k++)
-                                    Y[(long)(2 * p0 + k) * Rows + r + 1] = out1[k];
-                            continue;
-                        }
-                        for (int p = p0; p < p1; p++)
-                        {
-                            PrefillTileKernels.Dot2x1<TKernel>(x0, x1, P + p * PairStride, Nb, out0, out1);
-                            Y[(long)(2 * p) * Rows + r] = out0[0];
-                            Y[(long)(2 * p + 1) * Rows + r] = out0[1];
-                            if (two)
-                            {
-                                Y[(long)(2 * p) * Rows + r + 1] = out1[0];
-                                Y[(long)(2 * p + 1) * Rows + r + 1] = out1[1];
-                            }
+                                for (int k = 0; k < 2 * np; k++)
+                                    Y[(long)(2 * p + k) * Rows + r + 1] = out1[k];
+                            p += np;
                         }
                     }
                 }
