@@ -164,7 +164,7 @@ public static unsafe class MatMul
     // Tokens per group inside a row tile; a group's activations stay in L1/L2 while the tile's rows stream past.
     private const int TokenTile = 8;
     // Token pairs per group for the row-tiled prefill kernel (sixteen tokens).
-    internal static int TiledPairTile = 8;
+    private const int TiledPairTile = 8;
 
     private static void Run<TKernel>(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool)
         where TKernel : struct, IDotKernel

@@ -126,17 +126,17 @@ internal static unsafe class PrefillTileKernels
                 d[16] = dw1 * scales[0];
                 d[17] = dw1 * scales[1];
             }
-            else
+            else if (np == 4)
             {
                 Vector256<float> da = Vector256.Load(scales);
                 (Vector256.Create(dw0) * da).Store(d);
                 (Vector256.Create(dw1) * da).Store(d + 16);
-                if (np > 4)
-                {
-                    Vector256<float> db = Vector256.Load(scales + 8);
-                    (Vector256.Create(dw0) * db).Store(d + 8);
-                    (Vector256.Create(dw1) * db).Store(d + 24);
-                }
+            }
+            else
+            {
+                Vector512<float> da = Vector512.Load(scales);
+                (Vector512.Create(dw0) * da).Store(d);
+                (Vector512.Create(dw1) * da).Store(d + 16);
             }
             if (typeof(T) == typeof(Q8_0Kernel))
             {
