@@ -27,9 +27,9 @@ internal static class KernelSettings
 
     /// <summary>
     /// When true (and <see cref="WidePrefill"/> is on), the 512-bit Q8_0/Q4_0/Q5_0 prefill runs the row-tiled kernels in
-    /// <see cref="PrefillTileKernels"/> (several weight rows x four token pairs per pass, activation signs and sums
-    /// precomputed once per call) instead of one row at a time in <see cref="PairedTokenKernels"/>; bit-identical,
-    /// tests flip this to cover both.
+    /// <see cref="PrefillTileKernels"/> (two weight rows x up to sixteen tokens per pass, activation negations or offset
+    /// sums precomputed once per call; needs AVX-512 VBMI) instead of one row x eight tokens in
+    /// <see cref="PairedTokenKernels"/>; bit-identical, tests flip this to cover both.
     /// </summary>
     public static volatile bool TiledPrefill = true;
 

@@ -16,8 +16,9 @@ public static unsafe class MatMul
     /// the order of llama.cpp's x86 (AVX-512 build) kernels: results are bit-identical to ggml_mul_mat on a plain CPU
     /// buffer, including the llamafile-sgemm order llama.cpp switches to for multi-token F32/F16/BF16 products, on every
     /// vector path. Rows are split across <paramref name="pool"/>; for n &gt; 1 each worker walks its rows in L2-sized
-    /// tiles and, inside a tile, in groups of tokens, running four tokens per weight row at a time so each weight block
-    /// is unpacked once per four tokens. Steady-state calls allocate nothing (the converted activations live in a
+    /// tiles and, inside a tile, in groups of tokens, running several tokens per weight row at a time so each weight block
+    /// is unpacked once per group (Q8_0/Q4_0/Q5_0 on AVX-512: two rows x sixteen tokens, see
+    /// <see cref="PrefillTileKernels"/>). Steady-state calls allocate nothing (the converted activations live in a
     /// per-thread native buffer that is reused).
     /// </remarks>
     public static void Multiply(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool) =>
@@ -171,6 +172,12 @@ public static unsafe class MatMul
     {
         int width = KernelSettings.Width;
         int cols = w.Cols;
+        // Decide the prefill layout once: the switches are volatile and the buffer size depends on them.
+        bool paired = n >= 2 && PairedTokenKernels.Applies<TKernel>(width);
+        bool tiled = paired && PrefillTileKernels.Applies<TKernel>(width);
+        int nb = cols / 32;
+        int pairCount = n / 2;
+        long pairStride = (long)nb * (tiled ? PrefillTileKernels.TileBlockBytes : PairedTokenKernels.PairBlockBytes);
         fixed (float* px = x)
         fixed (float* py = y)
         {
@@ -184,12 +191,11 @@ public static unsafe class MatMul
             else
             {
                 actRow = ActivationQuantizer.KernelRowBytes(TKernel.DotType, cols);
-                // The paired prefill layout (if used) follows the ggml-layout rows in the same buffer.
-                long pairBytes = n >= 2 && PairedTokenKernels.Applies<TKernel>(width)
-                    ? (n / 2) * (long)(cols / 32) * PairBlockBytes<TKernel>(width) : 0;
-                // The tiled layout keeps the activation scales in a separate table after the pairs.
-                if (pairBytes > 0 && PrefillTileKernels.Applies<TKernel>(width))
-                    pairBytes += (n / 2) * 2L * (cols / 32) * sizeof(float);
+                // The paired prefill layout (if used) follows the ggml-layout rows in the same buffer; the tiled one
+                // keeps the activation scales in a separate table after the pairs.
+                long pairBytes = paired ? pairCount * pairStride : 0;
+                if (tiled)
+                    pairBytes += pairCount * 2L * nb * sizeof(float);
                 act = ThreadScratch.Get(((actRow * n + 63) & ~63L) + pairBytes);
                 var q = new QuantizeBody { X = px, A = act, ActRow = actRow, Cols = cols, Type = TKernel.DotType, Width = width };
                 if ((long)n * cols >= ParallelQuantizeThreshold && n > 1)
@@ -204,13 +210,9 @@ public static unsafe class MatMul
                 Rows = w.Rows, Cols = cols, N = n, Width = width,
                 RowTile = (int)Math.Clamp(RowTileBytes / Math.Max(1, w.RowBytes), 1, int.MaxValue),
             };
-            if (n >= 2 && PairedTokenKernels.Applies<TKernel>(width))
+            if (paired)
             {
                 // Rearrange the quantized activations into token pairs once per call (O(n * cols)) for the paired kernel.
-                int nb = cols / 32;
-                int pairCount = n / 2;
-                bool tiled = PrefillTileKernels.Applies<TKernel>(width);
-                long pairStride = (long)nb * PairBlockBytes<TKernel>(width);
                 long actBytes = (actRow * n + 63) & ~63L;
                 var pb = new PairBody<TKernel>
                 {
@@ -401,10 +403,6 @@ public static unsafe class MatMul
                 ActivationQuantizer.QuantizeForKernel(Type, X + (long)t * Cols, A + t * ActRow, Cols, Width);
         }
     }
-
-    /// <summary>Bytes per 32-value block of one token pair in the layout the prefill kernel for <typeparamref name="TKernel"/> reads.</summary>
-    private static int PairBlockBytes<TKernel>(int width) where TKernel : struct, IDotKernel =>
-        PrefillTileKernels.Applies<TKernel>(width) ? PrefillTileKernels.TileBlockBytes : PairedTokenKernels.PairBlockBytes;
 
     private struct PairBody<TKernel> : IParallelBody where TKernel : struct, IDotKernel
     {
