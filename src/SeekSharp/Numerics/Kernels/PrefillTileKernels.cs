@@ -5,8 +5,8 @@ using System.Runtime.Intrinsics.X86;
 namespace SeekSharp.Numerics;
 
 /// <summary>
-/// Row-tiled prefill kernels for Q8_0 / Q4_0 / Q5_0 weights on the 512-bit path: two weight rows against four token pairs
-/// (eight tokens) per pass, two tokens per 512-bit register as in <see cref="PairedTokenKernels"/>.
+/// Row-tiled prefill kernels for Q8_0 / Q4_0 / Q5_0 weights on the 512-bit path: two weight rows against up to eight
+/// token pairs (sixteen tokens) per pass, two tokens per 512-bit register.
 /// </summary>
 /// <remarks>
 /// The float operations per (row, token) are exactly those of the single-token kernels: for every 32-value block in
@@ -15,12 +15,16 @@ namespace SeekSharp.Numerics;
 /// integer arithmetic that yields S_l differs, and integers are exact, so results are bit-identical:
 /// <list type="bullet">
 /// <item>Q8_0: ggml's sign trick |w| * (a with w's sign) needs -a per token; the tile layout stores -a next to a (built
-/// once per call), so moving the sign costs one blend per (row, token pair) instead of a negate and a blend.</item>
+/// once per call), so moving the sign costs one mask blend per (row, token pair) instead of a negate and a blend.</item>
 /// <item>Q4_0 / Q5_0: the stored values u = w + 8 (or + 16) are small non-negative bytes, so u * a needs no sign trick
 /// at all (pair sums stay far inside int16): S_l = sum(u * a) - off * sum(a) over the lane's four values, with
 /// off * sum(a) precomputed per token in the tile layout.</item>
 /// </list>
-/// Each activation load serves two rows and each weight unpack serves four token pairs.
+/// The two tokens of a pair are interleaved by 4-byte groups (lane 2l = first token's lane l, 2l+1 = second's), so a
+/// pair's two scale products are one 64-bit pattern: d_w * d_a is formed for sixteen tokens with one multiply per row
+/// and block, and each pair reads its two products with a broadcast load instead of a multiply of its own. Each
+/// activation load serves two rows and each weight unpack serves eight token pairs. Measured against
+/// <see cref="PairedTokenKernels"/> (single thread, n = 128): about 0.8x the time for Q8_0 and Q4_0, 0.7x for Q5_0.
 /// </remarks>
 internal static unsafe class PrefillTileKernels
 {
