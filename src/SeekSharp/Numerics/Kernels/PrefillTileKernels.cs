@@ -125,10 +125,11 @@ internal static unsafe class PrefillTileKernels
             float dw0 = Fp16.ToFloat(x0), dw1 = Fp16.ToFloat(x1);
             if (np == 1)
             {
-                d[0] = dw0 * scales[0];
-                d[1] = dw0 * scales[1];
-                d[16] = dw1 * scales[0];
-                d[17] = dw1 * scales[1];
+                // One 8-byte store per row, so the 8-byte broadcast load below is forwarded from it (two 4-byte
+                // stores would stall the load until they reach the cache).
+                Vector128<float> da = Vector128.CreateScalar(*(double*)scales).AsSingle();
+                *(double*)d = (Vector128.Create(dw0) * da).AsDouble().ToScalar();
+                *(double*)(d + 16) = (Vector128.Create(dw1) * da).AsDouble().ToScalar();
             }
             else if (np == 4)
             {
