@@ -109,6 +109,10 @@ internal static unsafe class PrefillTileKernels
     /// each pair then reads its two products as one 64-bit broadcast. The pair count is a type argument so each
     /// instantiation keeps only the accumulators it uses (2 x 8 pairs: 16 of the 32 vector registers).
     /// </remarks>
+    // Fully optimized from the first call: a call runs only nb loop iterations, too few for on-stack replacement, so a
+    // tiered (unoptimized first) kernel ran several times slower through a whole first prompt. MatMul converts the
+    // activations (touching Fp16's table) before the first call, so the JIT sees that class initialized.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot<T, TPairs>(byte* x0, byte* x1, byte* pairs, long pairStride, float* scales, int scaleStride, int nb,
         float* d, float* r0, float* r1)
         where T : struct, IDotKernel where TPairs : struct, IPairCount
