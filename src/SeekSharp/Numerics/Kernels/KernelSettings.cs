@@ -52,6 +52,12 @@ internal static class KernelSettings
     /// </summary>
     public static volatile bool SharedDecode = true;
 
+    /// <summary>
+    /// When false, Q4_K / Q5_K / Q6_K prefill runs the four-token kernels (<see cref="Q45KMulti"/>, <see cref="Q6KMulti"/>) instead
+    /// of the eight-token grouped ones in <see cref="KQuantGroups"/>; bit-identical, tests flip this to cover both.
+    /// </summary>
+    public static volatile bool GroupedKQuantPrefill = true;
+
     /// <summary>The widest path this machine runs: 512 needs AVX-512 F+BW, 256 needs AVX2+FMA.</summary>
     public static int HardwareWidth { get; } =
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported && Fma.IsSupported ? 512 :

@@ -175,9 +175,9 @@ public static unsafe class MatMul
         // Decide the prefill layout once: the switches are volatile and the buffer size depends on them.
         bool paired = n >= 2 && PairedTokenKernels.Applies<TKernel>(width);
         bool tiled = paired && PrefillTileKernels.Applies<TKernel>(width);
-        int nb = cols / 32;
+        int pairBlocks = cols / 32;
         int pairCount = n / 2;
-        long pairStride = (long)nb * (tiled ? PrefillTileKernels.TileBlockBytes : PairedTokenKernels.PairBlockBytes);
+        long pairStride = (long)pairBlocks * (tiled ? PrefillTileKernels.TileBlockBytes : PairedTokenKernels.PairBlockBytes);
         fixed (float* px = x)
         fixed (float* py = y)
         {
@@ -195,7 +195,9 @@ public static unsafe class MatMul
                 // keeps the activation scales in a separate table after the pairs.
                 long pairBytes = paired ? pairCount * pairStride : 0;
                 if (tiled)
-                    pairBytes += pairCount * 2L * nb * sizeof(float);
+                    pairBytes += pairCount * 2L * pairBlocks * sizeof(float);
+                if (KQuantGroups.Applies<TKernel>(width, n))
+                    pairBytes = (n / KQuantGroups.GroupTokens) * (long)(cols / 256) * KQuantGroups.GroupBlockBytes;
                 act = ThreadScratch.Get(((actRow * n + 63) & ~63L) + pairBytes);
                 var q = new QuantizeBody { X = px, A = act, ActRow = actRow, Cols = cols, Type = TKernel.DotType, Width = width };
                 if ((long)n * cols >= ParallelQuantizeThreshold && n > 1)
@@ -216,7 +218,7 @@ public static unsafe class MatMul
                 long actBytes = (actRow * n + 63) & ~63L;
                 var pb = new PairBody<TKernel>
                 {
-                    A = act, ActRow = actRow, Nb = nb, P = act + actBytes, Tiled = tiled,
+                    A = act, ActRow = actRow, Nb = pairBlocks, P = act + actBytes, Tiled = tiled,
                     Scales = (float*)(act + actBytes + pairCount * pairStride), ScaleStride = 2 * pairCount,
                 };
                 if ((long)n * cols >= ParallelQuantizeThreshold)
@@ -225,10 +227,24 @@ public static unsafe class MatMul
                     pb.Execute(0, pairCount);
                 body.P = pb.P;
                 body.PairStride = pairStride;
-                body.Nb = nb;
+                body.Nb = pairBlocks;
                 body.Tiled = tiled;
                 body.Scales = pb.Scales;
                 body.ScaleStride = pb.ScaleStride;
+            }
+            if (KQuantGroups.Applies<TKernel>(width, n))
+            {
+                // Rearrange the Q8_K activations into groups of eight tokens once per call for the grouped kernel.
+                int nb = cols / 256;
+                int groupCount = n / KQuantGroups.GroupTokens;
+                var gb = new GroupBody { A = act, ActRow = actRow, Nb = nb, G = act + ((actRow * n + 63) & ~63L), Q6 = typeof(TKernel) == typeof(Q6_KKernel) };
+                if ((long)n * cols >= ParallelQuantizeThreshold)
+                    pool.For(groupCount, ref gb);
+                else
+                    gb.Execute(0, groupCount);
+                body.G = gb.G;
+                body.GroupStride = (long)nb * KQuantGroups.GroupBlockBytes;
+                body.Nb = nb;
             }
             // Decode rows are cheap, so keep chunks big enough to amortize the hand-off; prefill rows carry n dots each.
             int grain = n == 1 ? 32 : Math.Max(1, 64 / n);
@@ -421,11 +437,21 @@ public static unsafe class MatMul
         }
     }
 
+    private struct GroupBody : IParallelBody
+    {
+        public byte* A, G;
+        public long ActRow;
+        public int Nb;
+        public bool Q6;
+
+        public readonly void Execute(int start, int end) => KQuantGroups.BuildGroups(Q6, A, ActRow, Nb, G, start, end);
+    }
+
     private struct MatMulBody<TKernel> : IParallelBody where TKernel : struct, IDotKernel
     {
-        public byte* W, A, P;
+        public byte* W, A, P, G;
         public float* Y;
-        public long RowBytes, ActRow, PairStride;
+        public long RowBytes, ActRow, PairStride, GroupStride;
         public int Rows, Cols, N, Width, RowTile, Nb, ScaleStride;
         public float* Scales;
         public bool Tiled;
@@ -443,6 +469,11 @@ public static unsafe class MatMul
                     ExecuteTiled(start, end);
                 else
                     ExecutePaired(start, end);
+                return;
+            }
+            if (G != null)
+            {
+                ExecuteGrouped(start, end);
                 return;
             }
             float* four = stackalloc float[4];
@@ -485,6 +516,53 @@ public static unsafe class MatMul
             if (typeof(TKernel) == typeof(F16SgemmKernel)) SgemmDot.Dot8<Half, float>(w, a, stride, cols, width, result);
             else if (typeof(TKernel) == typeof(F32SgemmKernel)) SgemmDot.Dot8<float, float>(w, a, stride, cols, width, result);
             else SgemmDot.Dot8<ushort, ushort>(w, a, stride, cols, width, result);
+        }
+
+        /// <summary>Grouped Q4_K / Q5_K / Q6_K prefill (<see cref="KQuantGroups"/>): eight tokens per weight row at a time, then the
+        /// remaining tokens with the four-token and single-token kernels on the ggml-layout activations.</summary>
+        private readonly void ExecuteGrouped(int start, int end)
+        {
+            float* eight = stackalloc float[8];
+            float* four = stackalloc float[4];
+            int groups = N / KQuantGroups.GroupTokens;
+            int tail = groups * KQuantGroups.GroupTokens;
+            int tileGroups = Math.Max(1, TokenTile / KQuantGroups.GroupTokens);
+            for (int r0 = start; r0 < end; r0 += RowTile)
+            {
+                int r1 = Math.Min(end, r0 + RowTile);
+                for (int g0 = 0; g0 < groups; g0 += tileGroups)
+                {
+                    int g1 = Math.Min(groups, g0 + tileGroups);
+                    for (int r = r0; r < r1; r++)
+                    {
+                        byte* row = W + r * RowBytes;
+                        for (int g = g0; g < g1; g++)
+                        {
+                            if (typeof(TKernel) == typeof(Q6_KKernel))
+                                Q6KGroup.DotGroup(row, G + g * GroupStride, Nb, eight);
+                            else if (typeof(TKernel) == typeof(Q5_KKernel))
+                                Q4KGroup.DotGroup<Q4KGroup.Five>(row, G + g * GroupStride, Nb, eight);
+                            else
+                                Q4KGroup.DotGroup<Q4KGroup.Four>(row, G + g * GroupStride, Nb, eight);
+                            for (int k = 0; k < 8; k++)
+                                Y[(long)(8 * g + k) * Rows + r] = eight[k];
+                        }
+                    }
+                }
+                for (int r = r0; r < r1; r++)
+                {
+                    byte* row = W + r * RowBytes;
+                    int t = tail;
+                    for (; t + 4 <= N; t += 4)
+                    {
+                        TKernel.Dot4(row, A + t * ActRow, ActRow, Cols, Width, four);
+                        for (int k = 0; k < 4; k++)
+                            Y[(long)(t + k) * Rows + r] = four[k];
+                    }
+                    for (; t < N; t++)
+                        Y[(long)t * Rows + r] = TKernel.Dot(row, A + t * ActRow, Cols, Width);
+                }
+            }
         }
 
         /// <summary>Paired-token prefill (<see cref="PairedTokenKernels"/>): eight tokens per weight row at a time, then
