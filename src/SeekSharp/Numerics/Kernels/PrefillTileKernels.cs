@@ -51,7 +51,7 @@ internal static unsafe class PrefillTileKernels
     /// <remarks>
     /// Interleaving the two tokens by 4-byte groups makes 32-bit lane 2l of a product hold token 2p's lane l and lane
     /// 2l+1 token 2p+1's, so the pair's two block scales form one 64-bit pattern that a broadcast load repeats across
-    /// the register: the kernels multiply d_w by eight tokens' d_a at once instead of once per (row, pair).
+    /// the register: the kernels multiply d_w by all the group's d_a at once instead of once per (row, pair).
     /// </remarks>
     public static void BuildPairs<T>(byte* act, long actRow, int nb, byte* tiles, float* scales, int scaleStride, int firstPair, int endPair)
     {
@@ -105,7 +105,7 @@ internal static unsafe class PrefillTileKernels
     /// r0[k] / r1[k] = row · token k. <paramref name="d"/> is scratch for <see cref="ScratchFloats"/> floats.
     /// </summary>
     /// <remarks>
-    /// Per block, d_w * d_a is formed for both rows and all the tokens with one multiply per eight tokens and stored;
+    /// Per block, d_w * d_a is formed for all the tokens with one vector multiply per row and stored;
     /// each pair then reads its two products as one 64-bit broadcast. The pair count is a type argument so each
     /// instantiation keeps only the accumulators it uses (2 x 8 pairs: 16 of the 32 vector registers).
     /// </remarks>
