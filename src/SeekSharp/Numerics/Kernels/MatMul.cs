@@ -605,7 +605,7 @@ public static unsafe class MatMul
         /// <summary>Row-tiled prefill (<see cref="PrefillTileKernels"/>): two weight rows x sixteen tokens at a time.</summary>
         /// <remarks>Same walk as <see cref="ExecutePaired"/> with rows taken two at a time (an odd last row of a chunk runs
         /// as both rows of the tile and its copy is dropped) and token groups of eight pairs; a group's leftover pairs go
-        /// four, then one at a time; an odd last token uses the single-token kernel.</remarks>
+        /// four, two, then one at a time; an odd last token uses the single-token kernel.</remarks>
         private readonly void ExecuteTiled(int start, int end)
         {
             float* out0 = stackalloc float[16];
@@ -624,13 +624,15 @@ public static unsafe class MatMul
                         byte* x0 = W + r * RowBytes, x1 = two ? x0 + RowBytes : x0;
                         for (int p = g0; p < g1;)
                         {
-                            int np = g1 - p >= 8 ? 8 : g1 - p >= 4 ? 4 : 1;
+                            int np = g1 - p >= 8 ? 8 : g1 - p >= 4 ? 4 : g1 - p >= 2 ? 2 : 1;
                             byte* pp = P + p * PairStride;
                             float* sc = Scales + 2 * p;
                             if (np == 8)
                                 PrefillTileKernels.Dot<TKernel, EightPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
                             else if (np == 4)
                                 PrefillTileKernels.Dot<TKernel, FourPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
+                            else if (np == 2)
+                                PrefillTileKernels.Dot<TKernel, TwoPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
                             else
                                 PrefillTileKernels.Dot<TKernel, OnePair>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
                             for (int k = 0; k < 2 * np; k++)

@@ -135,6 +135,12 @@ internal static unsafe class PrefillTileKernels
                 *(double*)d = (Vector128.Create(dw0) * da).AsDouble().ToScalar();
                 *(double*)(d + 16) = (Vector128.Create(dw1) * da).AsDouble().ToScalar();
             }
+            else if (np == 2)
+            {
+                Vector128<float> da = Vector128.Load(scales);
+                (Vector128.Create(dw0) * da).Store(d);
+                (Vector128.Create(dw1) * da).Store(d + 16);
+            }
             else if (np == 4)
             {
                 Vector256<float> da = Vector256.Load(scales);
@@ -154,8 +160,9 @@ internal static unsafe class PrefillTileKernels
                 Vector512<sbyte> n0 = Vector512.LessThan(w0, Vector512<sbyte>.Zero), n1 = Vector512.LessThan(w1, Vector512<sbyte>.Zero);
                 Signed2(ref c00, ref c10, p0, u0, n0, u1, n1, d);
                 if (np > 1)
-                {
                     Signed2(ref c01, ref c11, p0 + ps, u0, n0, u1, n1, d + 2);
+                if (np > 2)
+                {
                     Signed2(ref c02, ref c12, p0 + 2 * ps, u0, n0, u1, n1, d + 4);
                     Signed2(ref c03, ref c13, p0 + 3 * ps, u0, n0, u1, n1, d + 6);
                 }
@@ -172,8 +179,9 @@ internal static unsafe class PrefillTileKernels
                 Vector512<byte> u0 = Unsigned512<T>(x0), u1 = Unsigned512<T>(x1);
                 Unsigned2(ref c00, ref c10, p0, u0, u1, d);
                 if (np > 1)
-                {
                     Unsigned2(ref c01, ref c11, p0 + ps, u0, u1, d + 2);
+                if (np > 2)
+                {
                     Unsigned2(ref c02, ref c12, p0 + 2 * ps, u0, u1, d + 4);
                     Unsigned2(ref c03, ref c13, p0 + 3 * ps, u0, u1, d + 6);
                 }
@@ -189,8 +197,13 @@ internal static unsafe class PrefillTileKernels
         Store(c00, r0); Store(c10, r1);
         if (np > 1)
         {
-            Store(c01, r0 + 2); Store(c02, r0 + 4); Store(c03, r0 + 6);
-            Store(c11, r1 + 2); Store(c12, r1 + 4); Store(c13, r1 + 6);
+            Store(c01, r0 + 2);
+            Store(c11, r1 + 2);
+        }
+        if (np > 2)
+        {
+            Store(c02, r0 + 4); Store(c03, r0 + 6);
+            Store(c12, r1 + 4); Store(c13, r1 + 6);
         }
         if (np > 4)
         {
@@ -284,6 +297,11 @@ internal interface IPairCount
 internal struct OnePair : IPairCount
 {
     public static int Count => 1;
+}
+
+internal struct TwoPairs : IPairCount
+{
+    public static int Count => 2;
 }
 
 internal struct FourPairs : IPairCount
