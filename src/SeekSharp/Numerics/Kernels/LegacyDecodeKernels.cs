@@ -32,6 +32,9 @@ internal static unsafe class LegacyDecode
     /// y[r] = row r of <paramref name="w"/> · <paramref name="a"/> for r in [0, <paramref name="rows"/>), bit-identical to
     /// <typeparamref name="T"/>.Dot per row: four rows per pass, then two, then the one-row kernel.
     /// </summary>
+    // Compiled fully optimized at the first call: one call runs only a row's blocks, too few for on-stack replacement,
+    // so the unoptimized first tier would otherwise run whole first prompts (see PrefillTileKernels).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows<T>(byte* w, long rowBytes, byte* a, int cols, int width, float* y, int rows) where T : struct, IDotKernel
     {
         int r = 0;
