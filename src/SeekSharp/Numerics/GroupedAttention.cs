@@ -16,6 +16,7 @@ public static unsafe class GroupedAttention
 {
     [ThreadStatic] private static float[]? t_keys;
     [ThreadStatic] private static float[]? t_values;
+    [ThreadStatic] private static ushort[]? t_halves;
 
     /// <summary>True when <see cref="GroupF16"/> reproduces <see cref="LatentAttention.HeadF16"/> (tinyBLAS order).</summary>
     public static bool Applies(int keyLength, bool batched) => batched && keyLength % 16 == 0;
@@ -41,6 +42,8 @@ public static unsafe class GroupedAttention
 
         float[] keys = Scratch(ref t_keys, count * k);
         float[] values = Scratch(ref t_values, valueLength * stride);
+        if (t_halves == null || t_halves.Length < stride) t_halves = new ushort[Math.Max(stride, 4096)];
+        Span<ushort> halves = t_halves;
         var rowBits = System.Runtime.InteropServices.MemoryMarshal.Cast<Half, ushort>(rows);
         var vtBits = System.Runtime.InteropServices.MemoryMarshal.Cast<Half, ushort>(vt);
         for (int j = 0; j < count; j++)
@@ -70,7 +73,9 @@ public static unsafe class GroupedAttention
                 int row16 = (count + 15) & ~15;
                 for (j = count; j < row16; j++) p[j] = float.NegativeInfinity;
                 GgmlExp.SoftmaxInPlace(scores[..row16]);
-                for (j = 0; j < count; j++) p[j] = (float)(Half)p[j];
+                // probabilities rounded to f16 (round to nearest even, exactly as the scalar cast), vectorized
+                HalfPrecision.SingleToHalf(scores[..count], halves[..count]);
+                HalfPrecision.HalfToSingle(halves[..count], scores[..count]);
                 for (j = count; j < stride; j++) p[j] = 0f;
 
                 var o = outputs.Slice(g * valueLength, valueLength);
