@@ -86,7 +86,8 @@ public sealed class DecoderTransformer : IDecoderModel
             cache.Store(l, pos0, n, k, v);
 
             var body = new AttentionBody(this, cache, ws, l, pos0, n);
-            pool.For(n * c.HeadCount, ref body);
+            // Batched f16 attention runs one work item per (token, KV head), sharing the group's widened keys and values.
+            pool.For(n * (body.Grouped ? c.KvHeadCount : c.HeadCount), ref body);
             Probe?.Invoke("kqv_out", l, att);
 
             MatMul.Multiply(w.Wo, att, n, xb, pool);
@@ -128,6 +129,8 @@ public sealed class DecoderTransformer : IDecoderModel
     /// <summary>One (token, head) pair per work item: causal attention over the cache up to the token's position.</summary>
     private readonly struct AttentionBody(DecoderTransformer model, KvCache cache, ForwardWorkspace ws, int layer, int pos0, int n) : IParallelBody
     {
+        public bool Grouped { get; } = cache.Type == KvCacheType.F16 && GroupedAttention.Applies(model.Config.KeyLength, n > 1);
+
         public void Execute(int start, int end)
         {
             var c = model.Config;
@@ -135,6 +138,19 @@ public sealed class DecoderTransformer : IDecoderModel
             float scale = 1.0f / MathF.Sqrt(c.KeyLength);
             int total = pos0 + ws.MaxTokens, vStride = cache.ValueColumnStride;
             var scores = ws.ScoresFor(LatentAttention.PaddedLength(total));
+            if (Grouped)
+            {
+                int g = c.GroupSize;
+                for (int item = start; item < end; item++)
+                {
+                    int t = item / c.KvHeadCount, kvh = item % c.KvHeadCount;
+                    GroupedAttention.GroupF16(ws.Q.AsSpan(t * qDim + kvh * g * c.KeyLength, g * c.KeyLength), g,
+                        cache.Keys16(layer).AsSpan(kvh * c.KeyLength), cache.KeyStride,
+                        cache.Values16(layer).AsSpan(kvh * c.ValueLength * vStride), vStride, pos0 + n, c.ValueLength, pos0 + t + 1, scale,
+                        scores, ws.Att.AsSpan(t * oDim + kvh * g * c.ValueLength, g * c.ValueLength));
+                }
+                return;
+            }
             for (int item = start; item < end; item++)
             {
                 int t = item / c.HeadCount, h = item % c.HeadCount;

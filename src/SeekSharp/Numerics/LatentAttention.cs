@@ -61,7 +61,18 @@ public static unsafe class LatentAttention
         fixed (Half* v = vt)
         fixed (float* p = scores)
         {
-            for (int j = 0; j < count; j++)
+            float* four = stackalloc float[4];
+            int j = 0;
+            if (sgemmK)
+            {
+                // Four keys per pass (independent FMA chains), each key's dot exactly SgemmDot.Dot's.
+                for (; j + 4 <= count; j += 4)
+                {
+                    SgemmDot.Dot4Rows<Half, float>(r + (long)j * rowStride, rowStride, qf, k, width, four);
+                    p[j] = four[0] * scale; p[j + 1] = four[1] * scale; p[j + 2] = four[2] * scale; p[j + 3] = four[3] * scale;
+                }
+            }
+            for (; j < count; j++)
             {
                 Half* row = r + (long)j * rowStride;
                 float dot = sgemmK ? SgemmDot.Dot<Half, float>(row, qf, k, width) : FloatDot.Dot64<Half>(row, qf, k, width);
@@ -69,11 +80,20 @@ public static unsafe class LatentAttention
             }
             // ggml's row spans the padded cache length: masked positions are exact zeros after the exp
             int row16 = (count + 15) & ~15;
-            for (int j = count; j < row16; j++) p[j] = float.NegativeInfinity;
+            for (j = count; j < row16; j++) p[j] = float.NegativeInfinity;
             GgmlExp.SoftmaxInPlace(scores[..row16]);
-            for (int j = 0; j < count; j++) p[j] = (float)(Half)p[j];
-            for (int j = count; j < stride; j++) p[j] = 0f;
-            for (int d = 0; d < valueLength; d++)
+            for (j = 0; j < count; j++) p[j] = (float)(Half)p[j];
+            for (j = count; j < stride; j++) p[j] = 0f;
+            int d = 0;
+            if (batched)
+            {
+                for (; d + 4 <= valueLength; d += 4)
+                {
+                    SgemmDot.Dot4Rows<Half, float>(v + (long)d * vtStride, vtStride, p, stride, width, four);
+                    output[d] = four[0]; output[d + 1] = four[1]; output[d + 2] = four[2]; output[d + 3] = four[3];
+                }
+            }
+            for (; d < valueLength; d++)
             {
                 Half* col = v + (long)d * vtStride;
                 output[d] = batched ? SgemmDot.Dot<Half, float>(col, p, stride, width) : FloatDot.Dot64<Half>(col, p, stride, width);

@@ -303,6 +303,34 @@ internal static unsafe class SgemmDot
     }
 
     /// <summary>
+    /// Four rows (<paramref name="xStride"/> elements apart) against one vector: result[r] = <see cref="Dot{TW, TA}"/>(row r, y)
+    /// bit for bit, with four independent FMA chains and one load of each y chunk (attention's K·q and Vᵀ·p).
+    /// </summary>
+    public static void Dot4Rows<TW, TA>(void* x, long xStride, void* y, int n, int width, float* result) where TW : unmanaged where TA : unmanaged
+    {
+        if (width < 512)
+        {
+            for (int r = 0; r < 4; r++)
+                result[r] = Dot<TW, TA>((byte*)x + r * xStride * sizeof(TW), y, n, width);
+            return;
+        }
+        byte* x0 = (byte*)x, x1 = x0 + xStride * sizeof(TW), x2 = x1 + xStride * sizeof(TW), x3 = x2 + xStride * sizeof(TW);
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int l = 0; l < n; l += 16)
+        {
+            Vector512<float> v = FloatDot.LoadF32x16<TA>(At<TA>(y, l));
+            a0 = Vector512.FusedMultiplyAdd(FloatDot.LoadF32x16<TW>(At<TW>(x0, l)), v, a0);
+            a1 = Vector512.FusedMultiplyAdd(FloatDot.LoadF32x16<TW>(At<TW>(x1, l)), v, a1);
+            a2 = Vector512.FusedMultiplyAdd(FloatDot.LoadF32x16<TW>(At<TW>(x2, l)), v, a2);
+            a3 = Vector512.FusedMultiplyAdd(FloatDot.LoadF32x16<TW>(At<TW>(x3, l)), v, a3);
+        }
+        result[0] = FloatDot.Reduce16(a0);
+        result[1] = FloatDot.Reduce16(a1);
+        result[2] = FloatDot.Reduce16(a2);
+        result[3] = FloatDot.Reduce16(a3);
+    }
+
+    /// <summary>
     /// Eight tokens at once: each 16-value weight vector is converted once for eight tokens, and eight independent FMA
     /// chains hide the FMA latency that bounds <see cref="Dot4{TW, TA}"/>. Each token's chain is the same as in
     /// <see cref="Dot{TW, TA}"/>, so results are bit-identical. Below 512 bits it runs <see cref="Dot4{TW, TA}"/> twice.

@@ -141,6 +141,9 @@ internal static unsafe class Q4KGroup
     /// One Q4_K (<typeparamref name="TBits"/> = <see cref="Four"/>) or Q5_K (<see cref="Five"/>) weight row against one
     /// group of eight tokens (layout of <see cref="KQuantGroups.BuildGroups"/>): result[0..7].
     /// </summary>
+    // Compiled fully optimized at the first call: one call runs only a row's blocks, too few for on-stack replacement,
+    // so the unoptimized first tier would otherwise run whole first prompts (see PrefillTileKernels).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DotGroup<TBits>(byte* x, byte* group, int nb, float* result) where TBits : struct
     {
         bool five = typeof(TBits) == typeof(Five);
@@ -269,6 +272,9 @@ internal static unsafe class Q6KGroup
     private static readonly Vector256<byte> Idx3 = Vector256.Create((byte)6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15);
 
     /// <summary>One Q6_K weight row against one group of eight tokens (layout of <see cref="KQuantGroups.BuildGroups"/>): result[0..7].</summary>
+    // Compiled fully optimized at the first call: one call runs only a row's blocks, too few for on-stack replacement,
+    // so the unoptimized first tier would otherwise run whole first prompts (see PrefillTileKernels).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DotGroup(byte* x, byte* group, int nb, float* result)
     {
         Vector512<float> acc01 = default, acc23 = default, acc45 = default, acc67 = default;

@@ -26,6 +26,14 @@ internal static class KernelSettings
     public static volatile bool WidePrefill = true;
 
     /// <summary>
+    /// When true (and <see cref="WidePrefill"/> is on), the 512-bit Q8_0/Q4_0/Q5_0 prefill runs the row-tiled kernels in
+    /// <see cref="PrefillTileKernels"/> (two weight rows x up to sixteen tokens per pass, activation negations or offset
+    /// sums precomputed once per call; needs AVX-512 VBMI) instead of one row x eight tokens in
+    /// <see cref="PairedTokenKernels"/>; bit-identical, tests flip this to cover both.
+    /// </summary>
+    public static volatile bool TiledPrefill = true;
+
+    /// <summary>
     /// When true, decode (one token) runs the two-row Q4_K/Q6_K kernels in <see cref="KQuantDecode"/> (one activation
     /// load per two rows: about 2x faster while the weights sit in cache, but two interleaved streams are slower than one
     /// once they come from DRAM, so it is off by default); bit-identical, tests flip this to cover both.

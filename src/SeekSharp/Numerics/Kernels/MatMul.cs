@@ -16,8 +16,9 @@ public static unsafe partial class MatMul
     /// the order of llama.cpp's x86 (AVX-512 build) kernels: results are bit-identical to ggml_mul_mat on a plain CPU
     /// buffer, including the llamafile-sgemm order llama.cpp switches to for multi-token F32/F16/BF16 products, on every
     /// vector path. Rows are split across <paramref name="pool"/>; for n &gt; 1 each worker walks its rows in L2-sized
-    /// tiles and, inside a tile, in groups of tokens, running four tokens per weight row at a time so each weight block
-    /// is unpacked once per four tokens. Steady-state calls allocate nothing (the converted activations live in a
+    /// tiles and, inside a tile, in groups of tokens, running several tokens per weight row at a time so each weight block
+    /// is unpacked once per group (Q8_0/Q4_0/Q5_0 on AVX-512: two rows x sixteen tokens, see
+    /// <see cref="PrefillTileKernels"/>). Steady-state calls allocate nothing (the converted activations live in a
     /// per-thread native buffer that is reused).
     /// </remarks>
     public static void Multiply(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool) =>
@@ -163,12 +164,20 @@ public static unsafe partial class MatMul
     private const long RowTileBytes = 256 * 1024;
     // Tokens per group inside a row tile; a group's activations stay in L1/L2 while the tile's rows stream past.
     private const int TokenTile = 8;
+    // Token pairs per group for the row-tiled prefill kernel (sixteen tokens).
+    private const int TiledPairTile = 8;
 
     private static void Run<TKernel>(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool)
         where TKernel : struct, IDotKernel
     {
         int width = KernelSettings.Width;
         int cols = w.Cols;
+        // Decide the prefill layout once: the switches are volatile and the buffer size depends on them.
+        bool paired = n >= 2 && PairedTokenKernels.Applies<TKernel>(width);
+        bool tiled = paired && PrefillTileKernels.Applies<TKernel>(width);
+        int pairBlocks = cols / 32;
+        int pairCount = n / 2;
+        long pairStride = (long)pairBlocks * (tiled ? PrefillTileKernels.TileBlockBytes : PairedTokenKernels.PairBlockBytes);
         fixed (float* px = x)
         fixed (float* py = y)
         {
@@ -182,9 +191,11 @@ public static unsafe partial class MatMul
             else
             {
                 actRow = ActivationQuantizer.KernelRowBytes(TKernel.DotType, cols);
-                // The paired prefill layout (if used) follows the ggml-layout rows in the same buffer.
-                long pairBytes = n >= 2 && PairedTokenKernels.Applies<TKernel>(width)
-                    ? (n / 2) * (long)(cols / 32) * PairedTokenKernels.PairBlockBytes : 0;
+                // The paired prefill layout (if used) follows the ggml-layout rows in the same buffer; the tiled one
+                // keeps the activation scales in a separate table after the pairs.
+                long pairBytes = paired ? pairCount * pairStride : 0;
+                if (tiled)
+                    pairBytes += pairCount * 2L * pairBlocks * sizeof(float);
                 if (KQuantGroups.Applies<TKernel>(width, n))
                     pairBytes = (n / KQuantGroups.GroupTokens) * (long)(cols / 256) * KQuantGroups.GroupBlockBytes;
                 act = ThreadScratch.Get(((actRow * n + 63) & ~63L) + pairBytes);
@@ -201,21 +212,25 @@ public static unsafe partial class MatMul
                 Rows = w.Rows, Cols = cols, N = n, Width = width,
                 RowTile = (int)Math.Clamp(RowTileBytes / Math.Max(1, w.RowBytes), 1, int.MaxValue),
             };
-            if (n >= 2 && PairedTokenKernels.Applies<TKernel>(width))
+            if (paired)
             {
                 // Rearrange the quantized activations into token pairs once per call (O(n * cols)) for the paired kernel.
-                int nb = cols / 32;
-                int pairCount = n / 2;
-                long pairStride = (long)nb * PairedTokenKernels.PairBlockBytes;
                 long actBytes = (actRow * n + 63) & ~63L;
-                var pb = new PairBody { A = act, ActRow = actRow, Nb = nb, P = act + actBytes };
+                var pb = new PairBody<TKernel>
+                {
+                    A = act, ActRow = actRow, Nb = pairBlocks, P = act + actBytes, Tiled = tiled,
+                    Scales = (float*)(act + actBytes + pairCount * pairStride), ScaleStride = 2 * pairCount,
+                };
                 if ((long)n * cols >= ParallelQuantizeThreshold)
                     pool.For(pairCount, ref pb);
                 else
                     pb.Execute(0, pairCount);
                 body.P = pb.P;
                 body.PairStride = pairStride;
-                body.Nb = nb;
+                body.Nb = pairBlocks;
+                body.Tiled = tiled;
+                body.Scales = pb.Scales;
+                body.ScaleStride = pb.ScaleStride;
             }
             if (KQuantGroups.Applies<TKernel>(width, n))
             {
@@ -416,13 +431,21 @@ public static unsafe partial class MatMul
         }
     }
 
-    private struct PairBody : IParallelBody
+    private struct PairBody<TKernel> : IParallelBody where TKernel : struct, IDotKernel
     {
         public byte* A, P;
+        public float* Scales;
         public long ActRow;
-        public int Nb;
+        public int Nb, ScaleStride;
+        public bool Tiled;
 
-        public readonly void Execute(int start, int end) => PairedTokenKernels.BuildPairs(A, ActRow, Nb, P, start, end);
+        public readonly void Execute(int start, int end)
+        {
+            if (Tiled)
+                PrefillTileKernels.BuildPairs<TKernel>(A, ActRow, Nb, P, Scales, ScaleStride, start, end);
+            else
+                PairedTokenKernels.BuildPairs(A, ActRow, Nb, P, start, end);
+        }
     }
 
     private struct GroupBody : IParallelBody
@@ -440,7 +463,9 @@ public static unsafe partial class MatMul
         public byte* W, A, P, G;
         public float* Y;
         public long RowBytes, ActRow, PairStride, GroupStride;
-        public int Rows, Cols, N, Width, RowTile, Nb;
+        public int Rows, Cols, N, Width, RowTile, Nb, ScaleStride;
+        public float* Scales;
+        public bool Tiled;
 
         public readonly void Execute(int start, int end)
         {
@@ -451,7 +476,10 @@ public static unsafe partial class MatMul
             }
             if (P != null)
             {
-                ExecutePaired(start, end);
+                if (Tiled)
+                    ExecuteTiled(start, end);
+                else
+                    ExecutePaired(start, end);
                 return;
             }
             if (G != null)
@@ -576,6 +604,54 @@ public static unsafe partial class MatMul
                             PairedTokenKernels.Dot1Pair<TKernel>(row, P + p * PairStride, Nb, eight);
                             Y[(long)(2 * p) * Rows + r] = eight[0];
                             Y[(long)(2 * p + 1) * Rows + r] = eight[1];
+                        }
+                    }
+                }
+                if ((N & 1) != 0)
+                    for (int r = r0; r < r1; r++)
+                        Y[(long)(N - 1) * Rows + r] = TKernel.Dot(W + r * RowBytes, A + (N - 1) * ActRow, Cols, Width);
+            }
+        }
+
+        /// <summary>Row-tiled prefill (<see cref="PrefillTileKernels"/>): two weight rows x sixteen tokens at a time.</summary>
+        /// <remarks>Same walk as <see cref="ExecutePaired"/> with rows taken two at a time (an odd last row of a chunk runs
+        /// as both rows of the tile and its copy is dropped) and token groups of eight pairs; a group's leftover pairs go
+        /// four, two, then one at a time; an odd last token uses the single-token kernel.</remarks>
+        private readonly void ExecuteTiled(int start, int end)
+        {
+            float* out0 = stackalloc float[16];
+            float* out1 = stackalloc float[16];
+            float* scratch = stackalloc float[PrefillTileKernels.ScratchFloats];
+            int pairs = N / 2;
+            for (int r0 = start; r0 < end; r0 += RowTile)
+            {
+                int r1 = Math.Min(end, r0 + RowTile);
+                for (int g0 = 0; g0 < pairs; g0 += TiledPairTile)
+                {
+                    int g1 = Math.Min(pairs, g0 + TiledPairTile);
+                    for (int r = r0; r < r1; r += 2)
+                    {
+                        bool two = r + 1 < r1;
+                        byte* x0 = W + r * RowBytes, x1 = two ? x0 + RowBytes : x0;
+                        for (int p = g0; p < g1;)
+                        {
+                            int np = g1 - p >= 8 ? 8 : g1 - p >= 4 ? 4 : g1 - p >= 2 ? 2 : 1;
+                            byte* pp = P + p * PairStride;
+                            float* sc = Scales + 2 * p;
+                            if (np == 8)
+                                PrefillTileKernels.Dot<TKernel, EightPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
+                            else if (np == 4)
+                                PrefillTileKernels.Dot<TKernel, FourPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
+                            else if (np == 2)
+                                PrefillTileKernels.Dot<TKernel, TwoPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
+                            else
+                                PrefillTileKernels.Dot<TKernel, OnePair>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
+                            for (int k = 0; k < 2 * np; k++)
+                                Y[(long)(2 * p + k) * Rows + r] = out0[k];
+                            if (two)
+                                for (int k = 0; k < 2 * np; k++)
+                                    Y[(long)(2 * p + k) * Rows + r + 1] = out1[k];
+                            p += np;
                         }
                     }
                 }

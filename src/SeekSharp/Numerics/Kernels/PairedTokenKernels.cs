@@ -16,6 +16,8 @@ namespace SeekSharp.Numerics;
 /// operations of the single-token kernel (bit-identical results). The weight block is unpacked and its sign taken once
 /// for eight tokens. The activations are first rearranged (see <see cref="BuildPairs"/>) so each step is one aligned
 /// 64-byte load of the two tokens' quants plus one load of their two scales already widened to float.
+/// With <see cref="KernelSettings.TiledPrefill"/> on (the default) and AVX-512 VBMI present, <see cref="MatMul"/> runs
+/// the faster row-tiled kernels in <see cref="PrefillTileKernels"/> instead; this one remains the fallback.
 /// </remarks>
 internal static unsafe class PairedTokenKernels
 {

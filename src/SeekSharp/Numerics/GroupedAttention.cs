@@ -1,0 +1,99 @@
+using SeekSharp.Numerics.Quantization;
+
+namespace SeekSharp.Numerics;
+
+/// <summary>
+/// Batched (prefill) attention of the query heads that share one key/value head over an f16 cache: the same results as
+/// one <see cref="LatentAttention.HeadF16"/> call per query head with batched = true, bit for bit, but the group's key
+/// rows and transposed values are widened to f32 once per (token, group) instead of once per query head.
+/// </summary>
+/// <remarks>
+/// The widening is exact, and the tinyBLAS-order dot reads f32 and f16 operands alike (each f16 value converted, then
+/// the same FMAs), so dotting the widened copies gives the f16 dots' results. Grouped-query models share each KV head
+/// among several query heads (Qwen2.5-0.5B: 7, R1-Distill-Qwen-1.5B: 6), which is where the conversions went.
+/// </remarks>
+public static unsafe class GroupedAttention
+{
+    [ThreadStatic] private static float[]? t_keys;
+    [ThreadStatic] private static float[]? t_values;
+    [ThreadStatic] private static ushort[]? t_halves;
+
+    /// <summary>True when <see cref="GroupF16"/> reproduces <see cref="LatentAttention.HeadF16"/> (tinyBLAS order).</summary>
+    public static bool Applies(int keyLength, bool batched) => batched && keyLength % 16 == 0;
+
+    /// <param name="queries">The group's query heads, <paramref name="groupSize"/> x keyLength values.</param>
+    /// <param name="rows">Cached key rows of this KV head, <paramref name="rowStride"/> apart.</param>
+    /// <param name="vt">This KV head's transposed values, columns <paramref name="vtStride"/> apart.</param>
+    /// <param name="total">Positions in the cache after this batch (the padded length ggml attends over).</param>
+    /// <param name="count">Positions these queries attend (causal: 0..count-1).</param>
+    /// <param name="outputs">The group's outputs, <paramref name="groupSize"/> x <paramref name="valueLength"/> values.</param>
+    public static void GroupF16(ReadOnlySpan<float> queries, int groupSize, ReadOnlySpan<Half> rows, int rowStride,
+        ReadOnlySpan<Half> vt, int vtStride, int total, int valueLength, int count, float scale, Span<float> scores, Span<float> outputs)
+    {
+        int k = queries.Length / groupSize;
+        if (!Applies(k, batched: true)) throw new ArgumentException("key length must be a multiple of 16", nameof(queries));
+        if (k > Attention.MaxHeadLength) throw new ArgumentOutOfRangeException(nameof(queries), "query head too long");
+        int stride = LatentAttention.PaddedLength(total);
+        if (count > total || (long)(count - 1) * rowStride + k > rows.Length) throw new ArgumentException("key rows too small", nameof(rows));
+        if (vtStride < stride || (long)(valueLength - 1) * vtStride + stride > vt.Length)
+            throw new ArgumentException("transposed values too small", nameof(vt));
+        if (scores.Length < stride) throw new ArgumentException("scores buffer too small", nameof(scores));
+        if (outputs.Length < groupSize * valueLength) throw new ArgumentException("outputs too small", nameof(outputs));
+
+        float[] keys = Scratch(ref t_keys, count * k);
+        float[] values = Scratch(ref t_values, valueLength * stride);
+        if (t_halves == null || t_halves.Length < stride) t_halves = new ushort[Math.Max(stride, 4096)];
+        Span<ushort> halves = t_halves;
+        var rowBits = System.Runtime.InteropServices.MemoryMarshal.Cast<Half, ushort>(rows);
+        var vtBits = System.Runtime.InteropServices.MemoryMarshal.Cast<Half, ushort>(vt);
+        for (int j = 0; j < count; j++)
+            HalfPrecision.HalfToSingle(rowBits.Slice(j * rowStride, k), keys.AsSpan(j * k, k));
+        for (int d = 0; d < valueLength; d++)
+            HalfPrecision.HalfToSingle(vtBits.Slice(d * vtStride, stride), values.AsSpan(d * stride, stride));
+
+        int width = KernelSettings.Width;
+        float* qf = stackalloc float[k];
+        float* four = stackalloc float[4];
+        fixed (float* kf = keys)
+        fixed (float* vf = values)
+        fixed (float* p = scores)
+        {
+            for (int g = 0; g < groupSize; g++)
+            {
+                for (int i = 0; i < k; i++) qf[i] = (float)(Half)queries[g * k + i];
+                int j = 0;
+                for (; j + 4 <= count; j += 4)
+                {
+                    SgemmDot.Dot4Rows<float, float>(kf + (long)j * k, k, qf, k, width, four);
+                    p[j] = four[0] * scale; p[j + 1] = four[1] * scale; p[j + 2] = four[2] * scale; p[j + 3] = four[3] * scale;
+                }
+                for (; j < count; j++)
+                    p[j] = SgemmDot.Dot<float, float>(kf + (long)j * k, qf, k, width) * scale;
+                // ggml's row spans the padded cache length: masked positions are exact zeros after the exp
+                int row16 = (count + 15) & ~15;
+                for (j = count; j < row16; j++) p[j] = float.NegativeInfinity;
+                GgmlExp.SoftmaxInPlace(scores[..row16]);
+                // probabilities rounded to f16 (round to nearest even, exactly as the scalar cast), vectorized
+                HalfPrecision.SingleToHalf(scores[..count], halves[..count]);
+                HalfPrecision.HalfToSingle(halves[..count], scores[..count]);
+                for (j = count; j < stride; j++) p[j] = 0f;
+
+                var o = outputs.Slice(g * valueLength, valueLength);
+                int d = 0;
+                for (; d + 4 <= valueLength; d += 4)
+                {
+                    SgemmDot.Dot4Rows<float, float>(vf + (long)d * stride, stride, p, stride, width, four);
+                    o[d] = four[0]; o[d + 1] = four[1]; o[d + 2] = four[2]; o[d + 3] = four[3];
+                }
+                for (; d < valueLength; d++)
+                    o[d] = SgemmDot.Dot<float, float>(vf + (long)d * stride, p, stride, width);
+            }
+        }
+    }
+
+    private static float[] Scratch(ref float[]? buffer, int length)
+    {
+        if (buffer == null || buffer.Length < length) buffer = new float[Math.Max(length, 4096)];
+        return buffer;
+    }
+}
