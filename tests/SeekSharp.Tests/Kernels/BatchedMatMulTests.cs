@@ -144,18 +144,21 @@ public unsafe class BatchedMatMulTests(TestModels models) : IClassFixture<TestMo
     }
 
     /// <summary>Mixed jobs in one call: different types, shapes and token counts, a shared input (one conversion for
-    /// jobs of one kernel), and x and y in the same buffer; with the wide and grouped prefill kernels on and off.</summary>
+    /// jobs of one kernel), and x and y in the same buffer; with the wide (paired, grouped) and tiled prefill kernels on
+    /// and off.</summary>
     [Theory]
-    [InlineData(512, true)]
-    [InlineData(512, false)]
-    [InlineData(256, true)]
-    [InlineData(0, true)]
-    public void MixedJobsEqualSeparate(int width, bool wide)
+    [InlineData(512, true, true)]
+    [InlineData(512, true, false)]
+    [InlineData(512, false, false)]
+    [InlineData(256, true, true)]
+    [InlineData(0, true, true)]
+    public void MixedJobsEqualSeparate(int width, bool wide, bool tiled)
     {
         using var force = new ForcedWidth(width);
-        bool oldWide = KernelSettings.WidePrefill, oldGrouped = KernelSettings.GroupedKQuantPrefill;
+        bool oldWide = KernelSettings.WidePrefill, oldGrouped = KernelSettings.GroupedKQuantPrefill, oldTiled = KernelSettings.TiledPrefill;
         KernelSettings.WidePrefill = wide;
         KernelSettings.GroupedKQuantPrefill = wide;
+        KernelSettings.TiledPrefill = tiled;
         try
         {
             var rng = new Random(77 + width);
@@ -217,6 +220,7 @@ public unsafe class BatchedMatMulTests(TestModels models) : IClassFixture<TestMo
         {
             KernelSettings.WidePrefill = oldWide;
             KernelSettings.GroupedKQuantPrefill = oldGrouped;
+            KernelSettings.TiledPrefill = oldTiled;
         }
     }
 

@@ -114,7 +114,12 @@ public static unsafe partial class MatMul
                 {
                     s.A = scratch + s.AOffset;
                     byte* layout = s.A + ((s.ActRow * s.N + 63) & ~63L);
-                    if (s.Layout == LayoutPairs) { s.P = layout; s.PairStride = (long)s.Nb * PairedTokenKernels.PairBlockBytes; }
+                    if (s.Layout == LayoutPairs)
+                    {
+                        s.P = layout;
+                        s.Scales = (float*)(layout + s.LayoutItems * s.PairStride);
+                        s.ScaleStride = (int)(2 * s.LayoutItems);
+                    }
                     else if (s.Layout != LayoutNone) { s.G = layout; s.GroupStride = (long)s.Nb * KQuantGroups.GroupBlockBytes; }
                 }
             }
@@ -125,6 +130,7 @@ public static unsafe partial class MatMul
                 {
                     ref var o = ref js[s.ShareOf];
                     s.A = o.A; s.ActRow = o.ActRow; s.P = o.P; s.PairStride = o.PairStride; s.G = o.G; s.GroupStride = o.GroupStride;
+                    s.Scales = o.Scales; s.ScaleStride = o.ScaleStride;
                 }
             }
             if (convTokens > 0)
@@ -254,9 +260,13 @@ public static unsafe partial class MatMul
         if (s.N >= 2 && PairedTokenKernels.Applies<TKernel>(width))
         {
             s.Layout = LayoutPairs;
+            s.Tiled = PrefillTileKernels.Applies<TKernel>(width);
             s.Nb = s.Cols / 32;
             s.LayoutItems = s.N / 2;
-            s.LayoutBytes = (s.N / 2) * (long)s.Nb * PairedTokenKernels.PairBlockBytes;
+            s.PairStride = (long)s.Nb * (s.Tiled ? PrefillTileKernels.TileBlockBytes : PairedTokenKernels.PairBlockBytes);
+            s.LayoutBytes = s.LayoutItems * s.PairStride;
+            if (s.Tiled)
+                s.LayoutBytes += s.LayoutItems * 2L * s.Nb * sizeof(float);
         }
         if (KQuantGroups.Applies<TKernel>(width, s.N))
         {
@@ -267,6 +277,26 @@ public static unsafe partial class MatMul
             s.LayoutBytes = s.LayoutItems * (long)s.Nb * KQuantGroups.GroupBlockBytes;
         }
     }
+
+    /// <summary>Pairs [start, end) of a paired-prefill job's layout, built by the body <see cref="Run{TKernel}"/> uses.</summary>
+    private static void BuildPairs(in JobState s, int start, int end)
+    {
+        switch (s.Kind)
+        {
+            case Kind.Q4_0: Pairs<Q4_0Kernel>(s, start, end); break;
+            case Kind.Q4_1: Pairs<Q4_1Kernel>(s, start, end); break;
+            case Kind.Q5_0: Pairs<Q5_0Kernel>(s, start, end); break;
+            case Kind.Q5_1: Pairs<Q5_1Kernel>(s, start, end); break;
+            case Kind.Q8_0: Pairs<Q8_0Kernel>(s, start, end); break;
+            default: throw new NotSupportedException($"no paired layout for {s.Kind}");
+        }
+    }
+
+    private static void Pairs<TKernel>(in JobState s, int start, int end) where TKernel : struct, IDotKernel =>
+        new PairBody<TKernel>
+        {
+            A = s.A, ActRow = s.ActRow, Nb = s.Nb, P = s.P, Tiled = s.Tiled, Scales = s.Scales, ScaleStride = s.ScaleStride,
+        }.Execute(start, end);
 
     private static void Exec(in JobState s, int start, int end)
     {
@@ -300,6 +330,7 @@ public static unsafe partial class MatMul
             W = s.W, RowBytes = s.RowBytes, A = s.A, ActRow = s.ActRow, Y = s.Y,
             Rows = (int)s.YStride, Cols = s.Cols, N = s.N, Width = s.Width, RowTile = s.RowTile,
             P = s.P, PairStride = s.PairStride, G = s.G, GroupStride = s.GroupStride, Nb = s.Nb,
+            Tiled = s.Tiled, Scales = s.Scales, ScaleStride = s.ScaleStride,
         };
         body.Execute(start, end);
     }
@@ -307,14 +338,14 @@ public static unsafe partial class MatMul
     private struct JobState
     {
         public byte* W, A, P, G;
-        public float* X, Y;
+        public float* X, Y, Scales;
         public long RowBytes, XStride, YStride, ActRow, PairStride, GroupStride, AOffset, LayoutBytes, LayoutItems;
         public long TokLo, LayoutLo, Lo, Cost;
-        public int Rows, Cols, N, RowTile, Nb, ShareOf, Width;
+        public int Rows, Cols, N, RowTile, Nb, ShareOf, Width, ScaleStride;
         public GgmlType DotType;
         public Kind Kind;
         public byte Layout;
-        public bool Q6;
+        public bool Q6, Tiled;
     }
 
     /// <summary>Converts the activation rows of the jobs that own a conversion (item = one token of one job), or with
@@ -344,7 +375,7 @@ public static unsafe partial class MatMul
                         ActivationQuantizer.QuantizeForKernel(s.DotType, s.X + t * s.XStride, s.A + t * s.ActRow, s.Cols, Width);
                 }
                 else if (s.Layout == LayoutPairs)
-                    PairedTokenKernels.BuildPairs(s.A, s.ActRow, s.Nb, s.P, first, last);
+                    BuildPairs(s, first, last);
                 else if (s.Layout == LayoutGroups)
                     KQuantGroups.BuildGroups(s.Q6, s.A, s.ActRow, s.Nb, s.G, first, last);
             }
