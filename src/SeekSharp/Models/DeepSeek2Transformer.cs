@@ -79,8 +79,35 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
                 Normalization.RmsNorm(x.Slice(t * d, d), w.AttnNorm, xb.Slice(t * d, d), c.RmsNormEpsilon);
             Probe?.Invoke("attn_norm", l, xb);
 
+            bool batched = KernelSettings.BatchedMatMul;
+            if (batched)
+            {
+                // queries (or the query latent) and the KV latent read the same input: one batched call
+                var proj = ws.Scratch(n * (c.QLoraRank > 0 ? c.QLoraRank : qDim) + n * row);
+                int kvAt = proj.Length - n * row;
+                var jobs = ws.Jobs;
+                jobs[0] = new MatMulJob(w.Wq ?? w.WqA!.Value, n, 0, d, 0, (w.Wq ?? w.WqA!.Value).Rows);
+                jobs[1] = new MatMulJob(w.WkvA, n, 0, d, kvAt, row);
+                MatMul.MultiplyBatched(jobs.AsSpan(0, 2), xb, proj, pool);
+                proj.Slice(kvAt, n * row).CopyTo(kv);
+                if (w.Wq is not null)
+                    proj[..(n * qDim)].CopyTo(q);
+                else
+                {
+                    var qa = ws.QA.AsSpan(0, n * c.QLoraRank);
+                    proj[..(n * c.QLoraRank)].CopyTo(qa);
+                    for (int t = 0; t < n; t++)
+                    {
+                        var r = qa.Slice(t * c.QLoraRank, c.QLoraRank);
+                        Normalization.RmsNorm(r, w.QANorm, r, c.RmsNormEpsilon);
+                    }
+                    Probe?.Invoke("q_a_norm", l, qa);
+                    MatMul.Multiply(w.WqB!.Value, qa, n, q, pool);
+                }
+                Probe?.Invoke("q", l, q);
+            }
             // queries: [token][head][nope | rope]
-            if (w.Wq is WeightMatrix wq)
+            else if (w.Wq is WeightMatrix wq)
                 MatMul.Multiply(wq, xb, n, q, pool);
             else
             {
@@ -94,9 +121,12 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
                 Probe?.Invoke("q_a_norm", l, qa);
                 MatMul.Multiply(w.WqB!.Value, qa, n, q, pool);
             }
-            Probe?.Invoke("q", l, q);
-            // latent and shared RoPE key: [token][kv_lora | rope]
-            MatMul.Multiply(w.WkvA, xb, n, kv, pool);
+            if (!batched)
+            {
+                Probe?.Invoke("q", l, q);
+                // latent and shared RoPE key: [token][kv_lora | rope]
+                MatMul.Multiply(w.WkvA, xb, n, kv, pool);
+            }
             Probe?.Invoke("kv_cmpr_pe", l, kv);
             for (int t = 0; t < n; t++)
             {
@@ -115,6 +145,18 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
             var qNope = ws.HeadIn.AsSpan(0, n * nope);
             var qLatent = ws.HeadOut.AsSpan(0, n * kvLora);
             var qFull = ws.QFull.AsSpan(0, n * heads * row);
+            if (batched)
+            {
+                // all heads in one call, reading the no-RoPE queries in place and writing straight into qFull
+                var jobs = ws.Jobs;
+                for (int h = 0; h < heads; h++)
+                    jobs[h] = new MatMulJob(w.Kb[h], n, h * kMla, qDim, h * row, heads * row, ExpertOrder: w.Kb[h].Type == Gguf.GgmlType.F32);
+                MatMul.MultiplyBatched(jobs.AsSpan(0, heads), q, qFull, pool);
+                for (int t = 0; t < n; t++)
+                    for (int h = 0; h < heads; h++)
+                        q.Slice(t * qDim + h * kMla + nope, rope).CopyTo(qFull.Slice((t * heads + h) * row + kvLora, rope));
+            }
+            else
             for (int h = 0; h < heads; h++)
             {
                 for (int t = 0; t < n; t++)
@@ -133,7 +175,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
 
             Probe?.Invoke("Qcur", l, qFull);
             if (cache.Type == KvCacheType.F16)
-                LatentAttention.TransposeLatent(cache.Keys16(l), row, kvLora, pos0 + n, ws.LatentT(kvLora * LatentAttention.PaddedLength(pos0 + n)));
+                ws.UpdateLatentColumns(cache, l, pos0, pos0 + n, row, kvLora);
             var body = new LatentAttentionBody(this, cache, ws, l, pos0, n);
             pool.For(n * heads, ref body);
             Probe?.Invoke("kqv", l, ws.AttLatent.AsSpan(0, n * heads * kvLora));
@@ -142,6 +184,14 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
             var att = ws.Att.AsSpan(0, n * heads * vMla);
             var latentIn = ws.HeadIn.AsSpan(0, n * kvLora);
             var valueOut = ws.HeadOut.AsSpan(0, n * vMla);
+            if (batched)
+            {
+                var jobs = ws.Jobs;
+                for (int h = 0; h < heads; h++)
+                    jobs[h] = new MatMulJob(w.Vb[h], n, h * kvLora, heads * kvLora, h * vMla, heads * vMla);
+                MatMul.MultiplyBatched(jobs.AsSpan(0, heads), ws.AttLatent.AsSpan(0, n * heads * kvLora), att, pool);
+            }
+            else
             for (int h = 0; h < heads; h++)
             {
                 for (int t = 0; t < n; t++)
@@ -160,7 +210,12 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
             Probe?.Invoke("ffn_norm", l, xb);
             var ffnOut = ws.FfnOut.AsSpan(0, n * d);
             if (w.IsMoe)
-                MixtureOfExperts(w, xb, n, ffnOut, ws, pool);
+            {
+                if (batched) BatchedMixtureOfExperts(w, xb, n, ffnOut, ws, pool);
+                else MixtureOfExperts(w, xb, n, ffnOut, ws, pool);
+            }
+            else if (batched)
+                BatchedFfn(w.FfnGate!.Value, w.FfnUp!.Value, w.FfnDown!.Value, xb, n, ffnOut, ws, pool);
             else
                 Ffn(w.FfnGate!.Value, w.FfnUp!.Value, w.FfnDown!.Value, xb, n, ffnOut, ws, pool);
             Probe?.Invoke("ffn_out", l, ffnOut);
@@ -183,6 +238,114 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
         MatMul.Multiply(up, x, n, u, pool);
         GgmlExp.SwiGluRows(g, u, ff);
         MatMul.Multiply(down, g, n, y, pool);
+    }
+
+    /// <summary><see cref="Ffn"/> with gate and up in one batched call.</summary>
+    private static void BatchedFfn(in WeightMatrix gate, in WeightMatrix up, in WeightMatrix down, ReadOnlySpan<float> x, int n,
+        Span<float> y, DeepSeek2Workspace ws, WorkerPool pool)
+    {
+        int ff = gate.Rows;
+        var f = ws.Scratch(2 * n * ff);
+        var jobs = ws.Jobs;
+        jobs[0] = new MatMulJob(gate, n, 0, gate.Cols, 0, ff);
+        jobs[1] = new MatMulJob(up, n, 0, up.Cols, n * ff, ff);
+        MatMul.MultiplyBatched(jobs.AsSpan(0, 2), x, f, pool);
+        GgmlExp.SwiGluRows(f[..(n * ff)], f.Slice(n * ff, n * ff), ff);
+        MatMul.Multiply(down, f[..(n * ff)], n, y, pool);
+    }
+
+    /// <summary>
+    /// <see cref="MixtureOfExperts"/> with three batched calls per layer instead of three products per chosen expert:
+    /// router + shared gate/up (same input), every chosen expert's gate/up (one activation conversion per expert), then
+    /// every chosen expert's down + the shared down. Each product is the one the unbatched path makes, so the float
+    /// results are the same; the weighted sum runs in the same order.
+    /// </summary>
+    private void BatchedMixtureOfExperts(DeepSeek2LayerWeights w, ReadOnlySpan<float> x, int n, Span<float> y, DeepSeek2Workspace ws, WorkerPool pool)
+    {
+        var c = Config;
+        int d = c.EmbeddingLength, experts = c.ExpertCount, used = c.ExpertUsedCount, ff = c.ExpertFeedForwardLength;
+        bool hasShared = w.GateShared is not null;
+        int sff = hasShared ? w.GateShared!.Value.Rows : 0;
+        int slotsN = n * used;
+        // scratch regions: router logits | shared gate | shared up | gathered inputs | gate | up | expert out | shared out
+        int offSg = n * experts, offSu = offSg + n * sff, offXe = offSu + n * sff, offG = offXe + slotsN * d;
+        int offU = offG + slotsN * ff, offYe = offU + slotsN * ff, offSo = offYe + slotsN * d;
+        var f = ws.Scratch(offSo + n * d);
+        var jobs = ws.Jobs;
+
+        int count = 0;
+        jobs[count++] = new MatMulJob(w.Router!.Value, n, 0, d, 0, experts);
+        if (hasShared)
+        {
+            jobs[count++] = new MatMulJob(w.GateShared!.Value, n, 0, d, offSg, sff);
+            jobs[count++] = new MatMulJob(w.UpShared!.Value, n, 0, d, offSu, sff);
+        }
+        MatMul.MultiplyBatched(jobs.AsSpan(0, count), x, f, pool);
+        var logits = f[..(n * experts)];
+        Probe?.Invoke("ffn_moe_logits", -1, logits);
+        var chosen = ws.Chosen.AsSpan(0, n * used);
+        var weights = ws.ChosenWeights.AsSpan(0, n * used);
+        for (int t = 0; t < n; t++)
+            ExpertRouting.Route(logits.Slice(t * experts, experts), c.ExpertGating == ExpertGating.Sigmoid, w.RouterBias,
+                c.ExpertGroupCount, c.ExpertGroupUsedCount, c.ExpertWeightsNorm, c.ExpertWeightsScale,
+                ws.RouterScratch, chosen.Slice(t * used, used), weights.Slice(t * used, used));
+
+        // group the (token, slot) pairs by expert: members[first[e] ..] in slot order
+        var members = ws.Members;
+        var first = ws.ExpertFirst;
+        int at = 0, active = 0;
+        for (int e = 0; e < experts; e++)
+        {
+            first[e] = at;
+            for (int i = 0; i < slotsN; i++)
+                if (chosen[i] == e)
+                {
+                    x.Slice(i / used * d, d).CopyTo(f.Slice(offXe + at * d, d));
+                    members[at++] = i;
+                }
+            int cnt = at - first[e];
+            if (cnt == 0) continue;
+            jobs[2 * active] = new MatMulJob(w.GateExperts![e], cnt, offXe + first[e] * d, d, offG + first[e] * ff, ff, ExpertOrder: true);
+            jobs[2 * active + 1] = new MatMulJob(w.UpExperts![e], cnt, offXe + first[e] * d, d, offU + first[e] * ff, ff, ExpertOrder: true);
+            active++;
+        }
+        first[experts] = at;
+        MatMul.MultiplyBatched(jobs.AsSpan(0, 2 * active), f, f, pool);
+        GgmlExp.SwiGluRows(f.Slice(offG, slotsN * ff), f.Slice(offU, slotsN * ff), ff);
+        if (hasShared)
+            GgmlExp.SwiGluRows(f.Slice(offSg, n * sff), f.Slice(offSu, n * sff), sff);
+
+        count = 0;
+        for (int e = 0; e < experts; e++)
+        {
+            int cnt = first[e + 1] - first[e];
+            if (cnt == 0) continue;
+            jobs[count++] = new MatMulJob(w.DownExperts![e], cnt, offG + first[e] * ff, ff, offYe + first[e] * d, d, ExpertOrder: true);
+        }
+        if (hasShared)
+            jobs[count++] = new MatMulJob(w.DownShared!.Value, n, offSg, sff, offSo, d);
+        MatMul.MultiplyBatched(jobs.AsSpan(0, count), f, f, pool);
+
+        var slots = ws.ExpertOut.AsSpan(0, n * used * d);
+        for (int m = 0; m < at; m++)
+        {
+            int slot = members[m];
+            System.Numerics.Tensors.TensorPrimitives.Multiply(f.Slice(offYe + m * d, d), weights[slot], slots.Slice(slot * d, d));
+        }
+        for (int t = 0; t < n; t++)
+        {
+            var yt = y.Slice(t * d, d);
+            slots.Slice(t * used * d, d).CopyTo(yt);
+            for (int s = 1; s < used; s++) Activations.AddInPlace(yt, slots.Slice((t * used + s) * d, d));
+        }
+        Probe?.Invoke("ffn_moe_weights", -1, weights);
+        Probe?.Invoke("ffn_moe_out", -1, y);
+        if (hasShared)
+        {
+            var shared = f.Slice(offSo, n * d);
+            Probe?.Invoke("ffn_shexp", -1, shared);
+            Activations.AddInPlace(y, shared);
+        }
     }
 
     /// <summary>
@@ -264,7 +427,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
                 var o = ws.AttLatent.AsSpan(item * kvLora, kvLora);
                 // The latent is the value: the first kv_lora_rank values of each cached row.
                 if (cache.Type == KvCacheType.F16)
-                    LatentAttention.HeadF16(q, cache.Keys16(layer), row, ws.LatentT(0), pos0 + n, kvLora, count, scale, n > 1, scores, o);
+                    LatentAttention.HeadF16(q, cache.Keys16(layer), row, ws.LatentColumns(layer), ws.LatentColumnStride, pos0 + n, kvLora, count, scale, n > 1, scores, o);
                 else
                 {
                     var rows = cache.Keys32(layer);
@@ -309,19 +472,61 @@ public sealed class DeepSeek2Workspace : IForwardWorkspace
         ExpertIn = new float[maxTokens * d];
         ExpertY = new float[maxTokens * d];
         ExpertOut = new float[maxTokens * used * d];
+        ExpertFirst = new int[Math.Max(1, c.ExpertCount) + 1];
+        Jobs = new MatMulJob[Math.Max(heads, 2 * Math.Max(1, c.ExpertCount) + 3)];
         RopeCos = new float[maxTokens * c.RopeDimensions / 2];
         RopeSin = new float[maxTokens * c.RopeDimensions / 2];
     }
 
     public int MaxTokens { get; }
 
-    private Half[] _latentT = Array.Empty<Half>();
+    // The cached latents transposed (column c of position j at [c * LatentColumnStride + j], zero past the filled
+    // positions), kept per layer between calls and extended by the new positions only, so a decode step does not
+    // re-transpose the whole cache. Valid for the cache it was built from; positions from a call's first position on are
+    // rewritten, which covers truncation and refill.
+    private Half[]?[] _latentCols = Array.Empty<Half[]?>();
+    private int[] _latentValid = Array.Empty<int>(), _latentWritten = Array.Empty<int>();
+    private KvCache? _latentOwner;
 
-    /// <summary>The transposed latent of the current layer (grown on demand, then reused).</summary>
-    internal Span<Half> LatentT(int length)
+    internal int LatentColumnStride { get; private set; }
+
+    internal ReadOnlySpan<Half> LatentColumns(int layer) => _latentCols[layer];
+
+    /// <summary>Brings layer <paramref name="layer"/>'s transposed latent up to <paramref name="total"/> positions, of which
+    /// [<paramref name="pos0"/>, total) were just written to <paramref name="cache"/>.</summary>
+    internal void UpdateLatentColumns(KvCache cache, int layer, int pos0, int total, int row, int kvLora)
     {
-        if (_latentT.Length < length) _latentT = new Half[Math.Max(length, _latentT.Length * 2)];
-        return _latentT;
+        if (!ReferenceEquals(_latentOwner, cache) || _latentCols.Length != cache.Layers)
+        {
+            _latentOwner = cache;
+            _latentCols = new Half[]?[cache.Layers];
+            _latentValid = new int[cache.Layers];
+            _latentWritten = new int[cache.Layers];
+            LatentColumnStride = 0;
+        }
+        int need = LatentAttention.PaddedLength(total);
+        if (LatentColumnStride < need)
+        {
+            // grow geometrically (up to the cache's capacity): every layer starts over at the new stride
+            LatentColumnStride = Math.Max(need, Math.Min(LatentAttention.PaddedLength(cache.Capacity), Math.Max(256, 2 * LatentColumnStride)));
+            Array.Clear(_latentCols);
+            Array.Clear(_latentValid);
+            Array.Clear(_latentWritten);
+        }
+        int stride = LatentColumnStride;
+        var vt = _latentCols[layer] ??= new Half[(long)kvLora * stride <= Array.MaxLength ? kvLora * stride : throw new InvalidOperationException("context too large")];
+        var rows = cache.Keys16(layer);
+        int from = Math.Min(_latentValid[layer], pos0);
+        for (int j = from; j < total; j++)
+        {
+            var src = rows.AsSpan(j * row, kvLora);
+            for (int c = 0; c < kvLora; c++) vt[c * stride + j] = src[c];
+        }
+        int written = _latentWritten[layer];
+        if (written > total)
+            for (int c = 0; c < kvLora; c++) vt.AsSpan(c * stride + total, written - total).Clear();
+        _latentWritten[layer] = total;
+        _latentValid[layer] = total;
     }
 
     internal float[] X { get; }
@@ -346,7 +551,18 @@ public sealed class DeepSeek2Workspace : IForwardWorkspace
     internal float[] ExpertIn { get; }
     internal float[] ExpertY { get; }
     internal float[] ExpertOut { get; }
+    internal int[] ExpertFirst { get; }
+    internal MatMulJob[] Jobs { get; }
     internal float[] RopeCos { get; }
+
+    private float[] _scratch = Array.Empty<float>();
+
+    /// <summary>Scratch of the batched products (grown on demand to the largest batch seen, then reused).</summary>
+    internal Span<float> Scratch(int length)
+    {
+        if (_scratch.Length < length) _scratch = new float[length];
+        return _scratch.AsSpan(0, length);
+    }
     internal float[] RopeSin { get; }
 
     /// <summary>Per-thread score buffer, grown on demand and then reused (no allocation per token).</summary>

@@ -70,6 +70,13 @@ internal static class KernelSettings
     /// </summary>
     public static volatile bool MultiRowKQuantDecode = true;
 
+    /// <summary>
+    /// When false, DeepSeek2Transformer runs its per-head MLA products and per-expert MoE products as separate
+    /// <see cref="MatMul.Multiply"/> calls instead of batched ones (<see cref="MatMul.MultiplyBatched"/>); bit-identical,
+    /// tests flip this.
+    /// </summary>
+    public static volatile bool BatchedMatMul = true;
+
     /// <summary>The widest path this machine runs: 512 needs AVX-512 F+BW, 256 needs AVX2+FMA.</summary>
     public static int HardwareWidth { get; } =
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported && Fma.IsSupported ? 512 :

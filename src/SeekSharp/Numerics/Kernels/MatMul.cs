@@ -5,7 +5,7 @@ using SeekSharp.Numerics.Threading;
 namespace SeekSharp.Numerics;
 
 /// <summary>Matrix x vector (decode) and matrix x matrix (prefill) products over GGUF weight types.</summary>
-public static unsafe class MatMul
+public static unsafe partial class MatMul
 {
     /// <summary>
     /// y[t*w.Rows + r] = dot(row r of <paramref name="w"/>, x[t*w.Cols .. +w.Cols]) for t in [0, <paramref name="n"/>).

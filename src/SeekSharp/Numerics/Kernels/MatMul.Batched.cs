@@ -1,0 +1,414 @@
+using SeekSharp.Gguf;
+using SeekSharp.Numerics.Threading;
+
+namespace SeekSharp.Numerics;
+
+/// <summary>
+/// One product of <see cref="MatMul.MultiplyBatched"/>: <see cref="Weights"/> times <see cref="Tokens"/> activation rows,
+/// row t read from x[<see cref="XOffset"/> + t * <see cref="XStride"/> ..] (Weights.Cols values) and written to
+/// y[<see cref="YOffset"/> + t * <see cref="YStride"/> ..] (Weights.Rows values).
+/// </summary>
+/// <param name="ExpertOrder">True for a mixture-of-experts expert matrix (<see cref="MatMul.MultiplyExpert"/>'s order),
+/// false for <see cref="MatMul.Multiply"/>'s.</param>
+public readonly record struct MatMulJob(WeightMatrix Weights, int Tokens, int XOffset, int XStride, int YOffset, int YStride,
+    bool ExpertOrder = false);
+
+public static unsafe partial class MatMul
+{
+    /// <summary>
+    /// Runs several independent products (<see cref="MatMulJob"/>: any weight types and shapes, each with its own input
+    /// and output rows inside <paramref name="x"/> and <paramref name="y"/>) with one parallel loop for the dot products,
+    /// instead of one per matrix: many small products (MLA's per-head k_b / v_b, the chosen experts of a MoE layer,
+    /// gate and up reading one input) are otherwise dominated by thread hand-offs. Each job's results are those of a
+    /// separate <see cref="Multiply"/> (or, with <see cref="MatMulJob.ExpertOrder"/>, <see cref="MultiplyExpert"/>) call
+    /// on its rows, bit for bit: the same kernel and activation conversion run per job. Jobs that read the same input
+    /// rows with the same kernel share one activation conversion. <paramref name="x"/> and <paramref name="y"/> may be
+    /// the same buffer as long as no job writes where any job reads.
+    /// </summary>
+    public static void MultiplyBatched(ReadOnlySpan<MatMulJob> jobs, ReadOnlySpan<float> x, Span<float> y, WorkerPool pool)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        foreach (ref readonly var j in jobs)
+            Validate(j, x.Length, y.Length);
+        if (jobs.Length == 0)
+            return;
+
+        var table = t_jobs;
+        if (table == null || table.Length < jobs.Length)
+            t_jobs = table = new JobState[Math.Max(jobs.Length, 64)];
+        int width = KernelSettings.Width;
+        fixed (float* px = x)
+        fixed (float* py = y)
+        fixed (JobState* js = table)
+        {
+            // Plan: resolve each job's kernel exactly as Multiply would, find shared conversions, size the scratch.
+            int count = 0;
+            long actBytes = 0, convTokens = 0, convValues = 0, layoutItems = 0;
+            foreach (ref readonly var job in jobs)
+            {
+                var w = job.Weights;
+                if (job.Tokens == 0 || w.Rows == 0)
+                    continue;
+                if (w.Cols == 0)
+                {
+                    for (int t = 0; t < job.Tokens; t++)
+                        y.Slice(job.YOffset + t * job.YStride, w.Rows).Clear();
+                    continue;
+                }
+                ref var s = ref js[count];
+                s = default;
+                s.Kind = KindOf(w, job.Tokens, allowSgemmOrder: !job.ExpertOrder);
+                s.W = w.Data;
+                s.RowBytes = w.RowBytes;
+                s.Rows = w.Rows;
+                s.Cols = w.Cols;
+                s.N = job.Tokens;
+                s.X = px + job.XOffset;
+                s.XStride = job.XStride;
+                s.Y = py + job.YOffset;
+                s.YStride = job.YStride;
+                s.RowTile = (int)Math.Clamp(RowTileBytes / Math.Max(1, w.RowBytes), 1, int.MaxValue);
+                s.Width = width;
+                Plan(ref s, width);
+                s.ShareOf = -1;
+                if (s.DotType != GgmlType.F32)
+                {
+                    for (int k = 0; k < count; k++)
+                    {
+                        ref var o = ref js[k];
+                        if (o.ShareOf < 0 && o.Kind == s.Kind && o.X == s.X && o.XStride == s.XStride && o.N == s.N && o.Cols == s.Cols)
+                        {
+                            s.ShareOf = k;
+                            break;
+                        }
+                    }
+                    if (s.ShareOf < 0)
+                    {
+                        s.ActRow = ActivationQuantizer.KernelRowBytes(s.DotType, s.Cols);
+                        s.AOffset = actBytes;
+                        actBytes += ((s.ActRow * s.N + 63) & ~63L) + ((s.LayoutBytes + 63) & ~63L);
+                        s.TokLo = convTokens;
+                        convTokens += s.N;
+                        convValues += (long)s.N * s.Cols;
+                        s.LayoutLo = layoutItems;
+                        layoutItems += s.LayoutItems;
+                    }
+                }
+                count++;
+            }
+            if (count == 0)
+                return;
+
+            // Convert the activations (all jobs' tokens in one loop when it is worth a hand-off), then build the paired
+            // / grouped prefill layouts the same way Run does.
+            byte* scratch = actBytes > 0 ? ThreadScratch.Get(actBytes) : null;
+            for (int i = 0; i < count; i++)
+            {
+                ref var s = ref js[i];
+                if (s.DotType == GgmlType.F32)
+                {
+                    s.A = (byte*)s.X;
+                    s.ActRow = s.XStride * sizeof(float);
+                }
+                else if (s.ShareOf < 0)
+                {
+                    s.A = scratch + s.AOffset;
+                    byte* layout = s.A + ((s.ActRow * s.N + 63) & ~63L);
+                    if (s.Layout == LayoutPairs)
+                    {
+                        s.P = layout;
+                        s.Scales = (float*)(layout + s.LayoutItems * s.PairStride);
+                        s.ScaleStride = (int)(2 * s.LayoutItems);
+                    }
+                    else if (s.Layout != LayoutNone) { s.G = layout; s.GroupStride = (long)s.Nb * KQuantGroups.GroupBlockBytes; }
+                }
+            }
+            for (int i = 0; i < count; i++)
+            {
+                ref var s = ref js[i];
+                if (s.ShareOf >= 0)
+                {
+                    ref var o = ref js[s.ShareOf];
+                    s.A = o.A; s.ActRow = o.ActRow; s.P = o.P; s.PairStride = o.PairStride; s.G = o.G; s.GroupStride = o.GroupStride;
+                    s.Scales = o.Scales; s.ScaleStride = o.ScaleStride;
+                }
+            }
+            if (convTokens > 0)
+            {
+                var conv = new BatchConvertBody { Jobs = js, Count = count, Width = width, Layout = false };
+                if (convValues >= ParallelQuantizeThreshold && convTokens > 1)
+                    pool.For((int)convTokens, ref conv);
+                else
+                    conv.Execute(0, (int)convTokens);
+                if (layoutItems > 0)
+                {
+                    conv.Layout = true;
+                    if (convValues >= ParallelQuantizeThreshold)
+                        pool.For((int)layoutItems, ref conv);
+                    else
+                        conv.Execute(0, (int)layoutItems);
+                }
+            }
+
+            // Work units: a job's rows weigh its token count, so chunks carry about equal work.
+            long units = 0;
+            bool decode = true;
+            for (int i = 0; i < count; i++)
+            {
+                ref var s = ref js[i];
+                s.Lo = units;
+                s.Cost = s.N;
+                units += (long)s.Rows * s.N;
+                decode &= s.N == 1;
+            }
+            if (units > int.MaxValue)
+            {
+                units = 0;
+                for (int i = 0; i < count; i++)
+                {
+                    js[i].Lo = units;
+                    js[i].Cost = 1;
+                    units += js[i].Rows;
+                }
+            }
+            var body = new BatchBody { Jobs = js, Count = count };
+            pool.For((int)units, ref body, decode ? 32 : 64);
+        }
+    }
+
+    private static void Validate(in MatMulJob j, int xLength, int yLength)
+    {
+        var w = j.Weights;
+        if (j.Tokens < 0 || j.XOffset < 0 || j.YOffset < 0 || j.XStride < 0 || j.YStride < 0)
+            throw new ArgumentOutOfRangeException(nameof(j), "negative token count, offset or stride");
+        if (j.Tokens == 0 || w.Rows == 0)
+            return;
+        if (w.Data == null && w.Cols > 0)
+            throw new ArgumentException("weight matrix has no data", nameof(j));
+        if (!Supports(w.Type))
+            throw new NotSupportedException($"matrix multiplication with {GgmlTypeInfo.Name(w.Type)} weights is not supported");
+        if (j.Tokens > 1 && j.YStride < w.Rows)
+            throw new ArgumentException("output rows overlap (YStride < Rows)", nameof(j));
+        if ((long)j.XOffset + (long)(j.Tokens - 1) * j.XStride + w.Cols > xLength)
+            throw new ArgumentException("x is too short for a job's input rows", nameof(j));
+        if ((long)j.YOffset + (long)(j.Tokens - 1) * j.YStride + w.Rows > yLength)
+            throw new ArgumentException("y is too short for a job's output rows", nameof(j));
+    }
+
+    [ThreadStatic] private static JobState[]? t_jobs;
+
+    private enum Kind : byte
+    {
+        F32Sgemm, F16Sgemm, BF16Sgemm, F32, F16, BF16,
+        Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
+    }
+
+    private const byte LayoutNone = 0, LayoutPairs = 1, LayoutGroups = 2;
+
+    /// <summary>The kernel <see cref="Multiply(in WeightMatrix, ReadOnlySpan{float}, int, Span{float}, WorkerPool, bool)"/> picks.</summary>
+    private static Kind KindOf(in WeightMatrix w, int n, bool allowSgemmOrder) => w.Type switch
+    {
+        GgmlType.F32 when allowSgemmOrder && SgemmDot.Applies(n, w.Rows, w.Cols) => Kind.F32Sgemm,
+        GgmlType.F16 when allowSgemmOrder && SgemmDot.Applies(n, w.Rows, w.Cols) => Kind.F16Sgemm,
+        GgmlType.BF16 when allowSgemmOrder && SgemmDot.Applies(n, w.Rows, w.Cols) => Kind.BF16Sgemm,
+        GgmlType.F32 => Kind.F32,
+        GgmlType.F16 => Kind.F16,
+        GgmlType.BF16 => Kind.BF16,
+        GgmlType.Q4_0 => Kind.Q4_0,
+        GgmlType.Q4_1 => Kind.Q4_1,
+        GgmlType.Q5_0 => Kind.Q5_0,
+        GgmlType.Q5_1 => Kind.Q5_1,
+        GgmlType.Q8_0 => Kind.Q8_0,
+        GgmlType.Q2_K => Kind.Q2_K,
+        GgmlType.Q3_K => Kind.Q3_K,
+        GgmlType.Q4_K => Kind.Q4_K,
+        GgmlType.Q5_K => Kind.Q5_K,
+        GgmlType.Q6_K => Kind.Q6_K,
+        _ => throw new NotSupportedException($"matrix multiplication with {GgmlTypeInfo.Name(w.Type)} weights is not supported"),
+    };
+
+    private static void Plan(ref JobState s, int width)
+    {
+        switch (s.Kind)
+        {
+            case Kind.F32Sgemm: Plan<F32SgemmKernel>(ref s, width); break;
+            case Kind.F16Sgemm: Plan<F16SgemmKernel>(ref s, width); break;
+            case Kind.BF16Sgemm: Plan<BF16SgemmKernel>(ref s, width); break;
+            case Kind.F32: Plan<F32Kernel>(ref s, width); break;
+            case Kind.F16: Plan<F16Kernel>(ref s, width); break;
+            case Kind.BF16: Plan<BF16Kernel>(ref s, width); break;
+            case Kind.Q4_0: Plan<Q4_0Kernel>(ref s, width); break;
+            case Kind.Q4_1: Plan<Q4_1Kernel>(ref s, width); break;
+            case Kind.Q5_0: Plan<Q5_0Kernel>(ref s, width); break;
+            case Kind.Q5_1: Plan<Q5_1Kernel>(ref s, width); break;
+            case Kind.Q8_0: Plan<Q8_0Kernel>(ref s, width); break;
+            case Kind.Q2_K: Plan<Q2_KKernel>(ref s, width); break;
+            case Kind.Q3_K: Plan<Q3_KKernel>(ref s, width); break;
+            case Kind.Q4_K: Plan<Q4_KKernel>(ref s, width); break;
+            case Kind.Q5_K: Plan<Q5_KKernel>(ref s, width); break;
+            default: Plan<Q6_KKernel>(ref s, width); break;
+        }
+    }
+
+    /// <summary>The activation format and prefill layout <see cref="Run{TKernel}"/> uses for this kernel and token count.</summary>
+    private static void Plan<TKernel>(ref JobState s, int width) where TKernel : struct, IDotKernel
+    {
+        s.DotType = TKernel.DotType;
+        s.Layout = LayoutNone;
+        if (s.DotType == GgmlType.F32)
+            return;
+        if (s.N >= 2 && PairedTokenKernels.Applies<TKernel>(width))
+        {
+            s.Layout = LayoutPairs;
+            s.Tiled = PrefillTileKernels.Applies<TKernel>(width);
+            s.Nb = s.Cols / 32;
+            s.LayoutItems = s.N / 2;
+            s.PairStride = (long)s.Nb * (s.Tiled ? PrefillTileKernels.TileBlockBytes : PairedTokenKernels.PairBlockBytes);
+            s.LayoutBytes = s.LayoutItems * s.PairStride;
+            if (s.Tiled)
+                s.LayoutBytes += s.LayoutItems * 2L * s.Nb * sizeof(float);
+        }
+        if (KQuantGroups.Applies<TKernel>(width, s.N))
+        {
+            s.Layout = LayoutGroups;
+            s.Q6 = typeof(TKernel) == typeof(Q6_KKernel);
+            s.Nb = s.Cols / 256;
+            s.LayoutItems = s.N / KQuantGroups.GroupTokens;
+            s.LayoutBytes = s.LayoutItems * (long)s.Nb * KQuantGroups.GroupBlockBytes;
+        }
+    }
+
+    /// <summary>Pairs [start, end) of a paired-prefill job's layout, built by the body <see cref="Run{TKernel}"/> uses.</summary>
+    private static void BuildPairs(in JobState s, int start, int end)
+    {
+        switch (s.Kind)
+        {
+            case Kind.Q4_0: Pairs<Q4_0Kernel>(s, start, end); break;
+            case Kind.Q4_1: Pairs<Q4_1Kernel>(s, start, end); break;
+            case Kind.Q5_0: Pairs<Q5_0Kernel>(s, start, end); break;
+            case Kind.Q5_1: Pairs<Q5_1Kernel>(s, start, end); break;
+            case Kind.Q8_0: Pairs<Q8_0Kernel>(s, start, end); break;
+            default: throw new NotSupportedException($"no paired layout for {s.Kind}");
+        }
+    }
+
+    private static void Pairs<TKernel>(in JobState s, int start, int end) where TKernel : struct, IDotKernel =>
+        new PairBody<TKernel>
+        {
+            A = s.A, ActRow = s.ActRow, Nb = s.Nb, P = s.P, Tiled = s.Tiled, Scales = s.Scales, ScaleStride = s.ScaleStride,
+        }.Execute(start, end);
+
+    private static void Exec(in JobState s, int start, int end)
+    {
+        switch (s.Kind)
+        {
+            case Kind.F32Sgemm: Exec<F32SgemmKernel>(s, start, end); break;
+            case Kind.F16Sgemm: Exec<F16SgemmKernel>(s, start, end); break;
+            case Kind.BF16Sgemm: Exec<BF16SgemmKernel>(s, start, end); break;
+            case Kind.F32: Exec<F32Kernel>(s, start, end); break;
+            case Kind.F16: Exec<F16Kernel>(s, start, end); break;
+            case Kind.BF16: Exec<BF16Kernel>(s, start, end); break;
+            case Kind.Q4_0: Exec<Q4_0Kernel>(s, start, end); break;
+            case Kind.Q4_1: Exec<Q4_1Kernel>(s, start, end); break;
+            case Kind.Q5_0: Exec<Q5_0Kernel>(s, start, end); break;
+            case Kind.Q5_1: Exec<Q5_1Kernel>(s, start, end); break;
+            case Kind.Q8_0: Exec<Q8_0Kernel>(s, start, end); break;
+            case Kind.Q2_K: Exec<Q2_KKernel>(s, start, end); break;
+            case Kind.Q3_K: Exec<Q3_KKernel>(s, start, end); break;
+            case Kind.Q4_K: Exec<Q4_KKernel>(s, start, end); break;
+            case Kind.Q5_K: Exec<Q5_KKernel>(s, start, end); break;
+            default: Exec<Q6_KKernel>(s, start, end); break;
+        }
+    }
+
+    /// <summary>Rows [start, end) of one job through the very body a separate call runs (its output row stride standing in
+    /// for the matrix height, which that body only uses to address outputs).</summary>
+    private static void Exec<TKernel>(in JobState s, int start, int end) where TKernel : struct, IDotKernel
+    {
+        var body = new MatMulBody<TKernel>
+        {
+            W = s.W, RowBytes = s.RowBytes, A = s.A, ActRow = s.ActRow, Y = s.Y,
+            Rows = (int)s.YStride, Cols = s.Cols, N = s.N, Width = s.Width, RowTile = s.RowTile,
+            P = s.P, PairStride = s.PairStride, G = s.G, GroupStride = s.GroupStride, Nb = s.Nb,
+            Tiled = s.Tiled, Scales = s.Scales, ScaleStride = s.ScaleStride,
+        };
+        body.Execute(start, end);
+    }
+
+    private struct JobState
+    {
+        public byte* W, A, P, G;
+        public float* X, Y, Scales;
+        public long RowBytes, XStride, YStride, ActRow, PairStride, GroupStride, AOffset, LayoutBytes, LayoutItems;
+        public long TokLo, LayoutLo, Lo, Cost;
+        public int Rows, Cols, N, RowTile, Nb, ShareOf, Width, ScaleStride;
+        public GgmlType DotType;
+        public Kind Kind;
+        public byte Layout;
+        public bool Q6, Tiled;
+    }
+
+    /// <summary>Converts the activation rows of the jobs that own a conversion (item = one token of one job), or with
+    /// <see cref="Layout"/> builds their paired / grouped layouts (item = one pair or group).</summary>
+    private struct BatchConvertBody : IParallelBody
+    {
+        public JobState* Jobs;
+        public int Count, Width;
+        public bool Layout;
+
+        public readonly void Execute(int start, int end)
+        {
+            for (int i = 0; i < Count && start < end; i++)
+            {
+                ref var s = ref Jobs[i];
+                if (s.DotType == GgmlType.F32 || s.ShareOf >= 0)
+                    continue;
+                long lo = Layout ? s.LayoutLo : s.TokLo;
+                long hi = lo + (Layout ? s.LayoutItems : s.N);
+                int a = (int)Math.Max(start, lo), b = (int)Math.Min(end, hi);
+                if (a >= b)
+                    continue;
+                int first = (int)(a - lo), last = (int)(b - lo);
+                if (!Layout)
+                {
+                    for (int t = first; t < last; t++)
+                        ActivationQuantizer.QuantizeForKernel(s.DotType, s.X + t * s.XStride, s.A + t * s.ActRow, s.Cols, Width);
+                }
+                else if (s.Layout == LayoutPairs)
+                    BuildPairs(s, first, last);
+                else if (s.Layout == LayoutGroups)
+                    KQuantGroups.BuildGroups(s.Q6, s.A, s.ActRow, s.Nb, s.G, first, last);
+            }
+        }
+    }
+
+    /// <summary>Work units [start, end) of all jobs: a job owns units [Lo, Lo + Rows * Cost), row r the one starting at
+    /// Lo + r * Cost, so every row lands in exactly one chunk.</summary>
+    private struct BatchBody : IParallelBody
+    {
+        public JobState* Jobs;
+        public int Count;
+
+        public readonly void Execute(int start, int end)
+        {
+            // First job whose units reach past start (jobs are in unit order).
+            int lo = 0, hi = Count - 1;
+            while (lo < hi)
+            {
+                int mid = (lo + hi) >> 1;
+                ref var m = ref Jobs[mid];
+                if (m.Lo + m.Rows * m.Cost <= start) lo = mid + 1; else hi = mid;
+            }
+            for (int i = lo; i < Count; i++)
+            {
+                ref var s = ref Jobs[i];
+                if (s.Lo >= end)
+                    break;
+                long r0 = Math.Max(0, (start - s.Lo + s.Cost - 1) / s.Cost);
+                long r1 = Math.Min(s.Rows, (end - s.Lo + s.Cost - 1) / s.Cost);
+                if (r0 < r1)
+                    Exec(s, (int)r0, (int)r1);
+            }
+        }
+    }
+}
