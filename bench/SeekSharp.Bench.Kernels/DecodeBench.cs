@@ -22,7 +22,7 @@ internal static unsafe class DecodeBench
     }
 
     public const string Usage =
-        "decode [--types q4_0,q8_0,q5_0,q4_1,q5_1,q4_k,q6_k] [--runs 7] [--ms 60] [--width 512] [--dram-mib 64] [--sizes cache,dram]\n" +
+        "decode [--types q4_0,q8_0,q5_0,q4_1,q5_1,q4_k,q6_k] [--runs 7] [--ms 60] [--width 512] [--dram-mib 64] [--sizes cache,dram] [--shapes qwen05|r1]\n" +
         "       (legacy types A/B KernelSettings.MultiRowDecode, q6_k A/B KernelSettings.MultiRowKQuantDecode; q4_k runs the same kernel twice)";
 
     public static int Run(string[] args)
@@ -41,6 +41,7 @@ internal static unsafe class DecodeBench
                 case "--ms": ms = double.Parse(args[++i]); break;
                 case "--width": width = int.Parse(args[++i]); break;
                 case "--dram-mib": dramMib = int.Parse(args[++i]); break;
+                case "--shapes": s_r1Shapes = args[++i] == "r1"; break;
                 default: Console.Error.WriteLine($"unknown argument {args[i]}\n{Usage}"); return 1;
             }
         }
@@ -102,7 +103,10 @@ internal static unsafe class DecodeBench
     }
 
     /// <summary>K-quant rows are whole 256-value blocks: those use R1-Distill-Qwen-1.5B-like shapes.</summary>
-    private static bool IsK(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q6_K;
+    private static bool IsK(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q6_K || s_r1Shapes;
+
+    // --shapes r1: R1-Distill-Qwen-1.5B shapes for every type.
+    private static bool s_r1Shapes;
 
     private static GgmlType ParseType(string s) => s.ToLowerInvariant() switch
     {

@@ -176,9 +176,6 @@ internal static unsafe class KQuantDecode
     /// <summary>Q4_K row · Q8_K row, bit-identical to <see cref="Q45K.Dot"/> (five = false): the one-row form of
     /// <see cref="Q4K2"/>, which keeps the weights one sequential stream (what the hardware prefetcher follows best once
     /// the weights come from DRAM).</summary>
-    // Compiled fully optimized at the first call: one call runs only a row's blocks, too few for on-stack replacement,
-    // so the unoptimized first tier would otherwise run whole first prompts (see PrefillTileKernels).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4K1(byte* x, byte* a, int cols)
     {
         int nb = cols / 256;
@@ -205,9 +202,6 @@ internal static unsafe class KQuantDecode
     }
 
     /// <summary>Q6_K row · Q8_K row, bit-identical to <see cref="Q6_KKernel.Dot"/>: the one-row form of <see cref="Q6K2"/>.</summary>
-    // Compiled fully optimized at the first call: one call runs only a row's blocks, too few for on-stack replacement,
-    // so the unoptimized first tier would otherwise run whole first prompts (see PrefillTileKernels).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q6K1(byte* x, byte* a, int cols)
     {
         int nb = cols / 256;
@@ -223,8 +217,13 @@ internal static unsafe class KQuantDecode
         return Simd.HSum8(acc);
     }
 
-    /// <summary>True when the four-row decode kernels run for a call at <paramref name="width"/>.</summary>
-    public static bool AppliesFourRows(int width) => width >= 512 && KernelSettings.FastKQuantDecode && KernelSettings.MultiRowKQuantDecode;
+    /// <summary>
+    /// True when the four-row decode kernel runs for rows of <paramref name="rowBytes"/> at <paramref name="width"/>: only
+    /// for groups small enough to prefetch as one sweep (R1-1.5B's 1,536-wide rows: 1.05-1.2x; its 8,960-wide rows,
+    /// prefetched row by row: 0.8x of the one-row kernel).
+    /// </summary>
+    public static bool AppliesFourRows(int width, long rowBytes) =>
+        width >= 512 && KernelSettings.FastKQuantDecode && KernelSettings.MultiRowKQuantDecode && 4 * rowBytes <= LinearPrefetchBytes;
 
     // Groups of four rows up to this many bytes are prefetched as one sequential sweep while the previous group runs;
     // larger groups per row, one group ahead (a sweep would run too far ahead and evict the rows being read).
@@ -237,9 +236,6 @@ internal static unsafe class KQuantDecode
     /// defeat the hardware prefetcher otherwise). Measured 1.05-1.3x the one-row kernel; the same construction for Q4_K
     /// measured 0.8-1.1x (its one-row kernel is instruction-bound, not latency-bound), so Q4_K stays one-row.
     /// </summary>
-    // Compiled fully optimized at the first call: one call runs only a row's blocks, too few for on-stack replacement,
-    // so the unoptimized first tier would otherwise run whole first prompts (see PrefillTileKernels).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q6K4(byte* x, long rowBytes, byte* a, int cols, float* y, bool prefetch)
     {
         int nb = cols / 256;

@@ -32,9 +32,6 @@ internal static unsafe class LegacyDecode
     /// y[r] = row r of <paramref name="w"/> · <paramref name="a"/> for r in [0, <paramref name="rows"/>), bit-identical to
     /// <typeparamref name="T"/>.Dot per row: four rows per pass, then two, then the one-row kernel.
     /// </summary>
-    // Compiled fully optimized at the first call: one call runs only a row's blocks, too few for on-stack replacement,
-    // so the unoptimized first tier would otherwise run whole first prompts (see PrefillTileKernels).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows<T>(byte* w, long rowBytes, byte* a, int cols, int width, float* y, int rows) where T : struct, IDotKernel
     {
         int r = 0;
@@ -154,7 +151,6 @@ internal static unsafe class LegacyDecode
 
     private static readonly Vector512<byte> s_bits512 = Vector512.Create(0x8040201008040201UL).AsByte();
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows512<T, TN>(byte* w, long rowBytes, byte* a, int cols, float* y) where T : struct, IDotKernel
     {
         bool four = typeof(TN) == typeof(Four);
@@ -243,7 +239,6 @@ internal static unsafe class LegacyDecode
 
     private static readonly Vector256<byte> s_bits256 = Vector256.Create(0x8040201008040201UL).AsByte();
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows256<T, TN>(byte* w, long rowBytes, byte* a, int cols, float* y) where T : struct, IDotKernel
     {
         bool four = typeof(TN) == typeof(Four);
@@ -318,7 +313,6 @@ internal static unsafe class LegacyDecode
 
     // Two accumulators per row, values 0-15 and 16-31, as in the one-row 128-bit paths; Simd's 128-bit helpers keep the
     // portable (non-SSSE3) form working.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows128<T, TN>(byte* w, long rowBytes, byte* a, int cols, float* y) where T : struct, IDotKernel
     {
         bool four = typeof(TN) == typeof(Four);

@@ -293,7 +293,7 @@ public static unsafe partial class MatMul
             }
             return;
         }
-        if (typeof(TKernel) == typeof(Q6_KKernel) && KQuantDecode.AppliesFourRows(Width))
+        if (typeof(TKernel) == typeof(Q6_KKernel) && KQuantDecode.AppliesFourRows(Width, RowBytes))
         {
             // Four rows per pass; the next group is prefetched while this one runs, except for the chunk's last group.
             for (; r + 4 <= end; r += 4)
