@@ -332,12 +332,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
             int slot = members[m];
             System.Numerics.Tensors.TensorPrimitives.Multiply(f.Slice(offYe + m * d, d), weights[slot], slots.Slice(slot * d, d));
         }
-        for (int t = 0; t < n; t++)
-        {
-            var yt = y.Slice(t * d, d);
-            slots.Slice(t * used * d, d).CopyTo(yt);
-            for (int s = 1; s < used; s++) Activations.AddInPlace(yt, slots.Slice((t * used + s) * d, d));
-        }
+        SumSlots(slots, n, used, d, y);
         Probe?.Invoke("ffn_moe_weights", -1, weights);
         Probe?.Invoke("ffn_moe_out", -1, y);
         if (hasShared)
@@ -393,12 +388,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
                 System.Numerics.Tensors.TensorPrimitives.Multiply(ye.Slice(m * d, d), weights[slot], dst);
             }
         }
-        for (int t = 0; t < n; t++)
-        {
-            var yt = y.Slice(t * d, d);
-            slots.Slice(t * used * d, d).CopyTo(yt);
-            for (int s = 1; s < used; s++) Activations.AddInPlace(yt, slots.Slice((t * used + s) * d, d));
-        }
+        SumSlots(slots, n, used, d, y);
         Probe?.Invoke("ffn_moe_weights", -1, weights);
         Probe?.Invoke("ffn_moe_out", -1, y);
         if (w.GateShared is WeightMatrix gs)
@@ -407,6 +397,17 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
             Ffn(gs, w.UpShared!.Value, w.DownShared!.Value, x, n, shared, ws, pool);
             Probe?.Invoke("ffn_shexp", -1, shared);
             Activations.AddInPlace(y, shared);
+        }
+    }
+
+    /// <summary>Per token, the sum of its expert slots (weighted expert outputs) in slot order, llama.cpp's order.</summary>
+    private static void SumSlots(ReadOnlySpan<float> slots, int n, int used, int d, Span<float> y)
+    {
+        for (int t = 0; t < n; t++)
+        {
+            var yt = y.Slice(t * d, d);
+            slots.Slice(t * used * d, d).CopyTo(yt);
+            for (int s = 1; s < used; s++) Activations.AddInPlace(yt, slots.Slice((t * used + s) * d, d));
         }
     }
 
