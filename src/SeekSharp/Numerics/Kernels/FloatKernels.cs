@@ -335,6 +335,7 @@ internal static unsafe class SgemmDot
     /// chains hide the FMA latency that bounds <see cref="Dot4{TW, TA}"/>. Each token's chain is the same as in
     /// <see cref="Dot{TW, TA}"/>, so results are bit-identical. Below 512 bits it runs <see cref="Dot4{TW, TA}"/> twice.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot8<TW, TA>(void* x, void* y, long stride, int n, int width, float* result) where TW : unmanaged where TA : unmanaged
     {
         if (width < 512)
@@ -369,6 +370,7 @@ internal static unsafe class SgemmDot
     }
 
     /// <summary>Four tokens at once: each 16-value weight vector is loaded (and converted) once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot4<TW, TA>(void* x, void* y, long stride, int n, int width, float* result) where TW : unmanaged where TA : unmanaged
     {
         if (width < 512)
