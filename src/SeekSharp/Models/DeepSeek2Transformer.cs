@@ -177,7 +177,8 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
             if (cache.Type == KvCacheType.F16)
                 ws.UpdateLatentColumns(cache, l, pos0, pos0 + n, row, kvLora);
             var body = new LatentAttentionBody(this, cache, ws, l, pos0, n);
-            pool.For(n * heads, ref body);
+            // Batched f16: one work item per token widens the shared latent rows once for all heads (MLA is one KV head).
+            pool.For(body.Grouped ? n : n * heads, ref body);
             Probe?.Invoke("kqv", l, ws.AttLatent.AsSpan(0, n * heads * kvLora));
 
             // decompress: per head, value = v_b · attended latent
@@ -414,12 +415,23 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
     /// <summary>One (token, head) pair per work item: the head's latent query attends over the cached latent rows.</summary>
     private readonly struct LatentAttentionBody(DeepSeek2Transformer model, KvCache cache, DeepSeek2Workspace ws, int layer, int pos0, int n) : IParallelBody
     {
+        public bool Grouped { get; } = cache.Type == KvCacheType.F16 &&
+            GroupedAttention.Applies(model.Config.KvLoraRank + model.Config.RopeDimensions, n > 1);
+
         public void Execute(int start, int end)
         {
             var c = model.Config;
             int heads = c.HeadCount, kvLora = c.KvLoraRank, row = kvLora + c.RopeDimensions;
             float scale = model.AttentionScale;
             var scores = ws.ScoresFor(LatentAttention.PaddedLength(pos0 + n));
+            if (Grouped)
+            {
+                for (int t = start; t < end; t++)
+                    GroupedAttention.GroupF16(ws.QFull.AsSpan(t * heads * row, heads * row), heads, cache.Keys16(layer), row,
+                        ws.LatentColumns(layer), ws.LatentColumnStride, pos0 + n, kvLora, pos0 + t + 1, scale, scores,
+                        ws.AttLatent.AsSpan(t * heads * kvLora, heads * kvLora));
+                return;
+            }
             for (int item = start; item < end; item++)
             {
                 int t = item / heads;
