@@ -86,12 +86,12 @@ public static unsafe partial class MatMul
                     {
                         s.ActRow = ActivationQuantizer.KernelRowBytes(s.DotType, s.Cols);
                         s.AOffset = actBytes;
-                        actBytes += ((s.ActRow * s.N + 63) & ~63L) + ((s.LayoutBytes + 63) & ~63L);
+                        actBytes += ((s.ActRow * s.N + 63) & ~63L) + ((s.Layout.Bytes + 63) & ~63L);
                         s.TokLo = convTokens;
                         convTokens += s.N;
                         convValues += (long)s.N * s.Cols;
                         s.LayoutLo = layoutItems;
-                        layoutItems += s.LayoutItems;
+                        layoutItems += s.Layout.Items;
                     }
                 }
                 count++;
@@ -113,14 +113,7 @@ public static unsafe partial class MatMul
                 else if (s.ShareOf < 0)
                 {
                     s.A = scratch + s.AOffset;
-                    byte* layout = s.A + ((s.ActRow * s.N + 63) & ~63L);
-                    if (s.Layout == LayoutPairs)
-                    {
-                        s.P = layout;
-                        s.Scales = (float*)(layout + s.LayoutItems * s.PairStride);
-                        s.ScaleStride = (int)(2 * s.LayoutItems);
-                    }
-                    else if (s.Layout != LayoutNone) { s.G = layout; s.GroupStride = (long)s.Nb * KQuantGroups.GroupBlockBytes; }
+                    s.L = s.A + ((s.ActRow * s.N + 63) & ~63L);
                 }
             }
             for (int i = 0; i < count; i++)
@@ -129,8 +122,7 @@ public static unsafe partial class MatMul
                 if (s.ShareOf >= 0)
                 {
                     ref var o = ref js[s.ShareOf];
-                    s.A = o.A; s.ActRow = o.ActRow; s.P = o.P; s.PairStride = o.PairStride; s.G = o.G; s.GroupStride = o.GroupStride;
-                    s.Scales = o.Scales; s.ScaleStride = o.ScaleStride;
+                    s.A = o.A; s.ActRow = o.ActRow; s.L = o.L; // same kernel, tokens and width: the same layout
                 }
             }
             if (convTokens > 0)
@@ -203,8 +195,6 @@ public static unsafe partial class MatMul
         Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
     }
 
-    private const byte LayoutNone = 0, LayoutPairs = 1, LayoutGroups = 2;
-
     /// <summary>The kernel <see cref="Multiply(in WeightMatrix, ReadOnlySpan{float}, int, Span{float}, WorkerPool, bool)"/> picks.</summary>
     private static Kind KindOf(in WeightMatrix w, int n, bool allowSgemmOrder) => w.Type switch
     {
@@ -254,49 +244,23 @@ public static unsafe partial class MatMul
     private static void Plan<TKernel>(ref JobState s, int width) where TKernel : struct, IDotKernel
     {
         s.DotType = TKernel.DotType;
-        s.Layout = LayoutNone;
-        if (s.DotType == GgmlType.F32)
-            return;
-        if (s.N >= 2 && PairedTokenKernels.Applies<TKernel>(width))
-        {
-            s.Layout = LayoutPairs;
-            s.Tiled = PrefillTileKernels.Applies<TKernel>(width);
-            s.Nb = s.Cols / 32;
-            s.LayoutItems = s.N / 2;
-            s.PairStride = (long)s.Nb * (s.Tiled ? PrefillTileKernels.TileBlockBytes : PairedTokenKernels.PairBlockBytes);
-            s.LayoutBytes = s.LayoutItems * s.PairStride;
-            if (s.Tiled)
-                s.LayoutBytes += s.LayoutItems * 2L * s.Nb * sizeof(float);
-        }
-        if (KQuantGroups.Applies<TKernel>(width, s.N))
-        {
-            s.Layout = LayoutGroups;
-            s.Q6 = typeof(TKernel) == typeof(Q6_KKernel);
-            s.Nb = s.Cols / 256;
-            s.LayoutItems = s.N / KQuantGroups.GroupTokens;
-            s.LayoutBytes = s.LayoutItems * (long)s.Nb * KQuantGroups.GroupBlockBytes;
-        }
+        s.Layout = PrefillLayout.For<TKernel>(s.Cols, s.N, width);
     }
 
-    /// <summary>Pairs [start, end) of a paired-prefill job's layout, built by the body <see cref="Run{TKernel}"/> uses.</summary>
-    private static void BuildPairs(in JobState s, int start, int end)
+    /// <summary>Items [start, end) of a job's prefill layout, built as <see cref="Run{TKernel}"/> builds them.</summary>
+    private static void BuildLayout(in JobState s, int start, int end)
     {
         switch (s.Kind)
         {
-            case Kind.Q4_0: Pairs<Q4_0Kernel>(s, start, end); break;
-            case Kind.Q4_1: Pairs<Q4_1Kernel>(s, start, end); break;
-            case Kind.Q5_0: Pairs<Q5_0Kernel>(s, start, end); break;
-            case Kind.Q5_1: Pairs<Q5_1Kernel>(s, start, end); break;
-            case Kind.Q8_0: Pairs<Q8_0Kernel>(s, start, end); break;
-            default: throw new NotSupportedException($"no paired layout for {s.Kind}");
+            case Kind.Q4_0: s.Layout.Build<Q4_0Kernel>(s.A, s.ActRow, s.L, start, end); break;
+            case Kind.Q5_0: s.Layout.Build<Q5_0Kernel>(s.A, s.ActRow, s.L, start, end); break;
+            case Kind.Q8_0: s.Layout.Build<Q8_0Kernel>(s.A, s.ActRow, s.L, start, end); break;
+            case Kind.Q4_K: s.Layout.Build<Q4_KKernel>(s.A, s.ActRow, s.L, start, end); break;
+            case Kind.Q5_K: s.Layout.Build<Q5_KKernel>(s.A, s.ActRow, s.L, start, end); break;
+            case Kind.Q6_K: s.Layout.Build<Q6_KKernel>(s.A, s.ActRow, s.L, start, end); break;
+            default: throw new NotSupportedException($"no prefill layout for {s.Kind}");
         }
     }
-
-    private static void Pairs<TKernel>(in JobState s, int start, int end) where TKernel : struct, IDotKernel =>
-        new PairBody<TKernel>
-        {
-            A = s.A, ActRow = s.ActRow, Nb = s.Nb, P = s.P, Tiled = s.Tiled, Scales = s.Scales, ScaleStride = s.ScaleStride,
-        }.Execute(start, end);
 
     private static void Exec(in JobState s, int start, int end)
     {
@@ -329,23 +293,21 @@ public static unsafe partial class MatMul
         {
             W = s.W, RowBytes = s.RowBytes, A = s.A, ActRow = s.ActRow, Y = s.Y,
             Rows = (int)s.YStride, Cols = s.Cols, N = s.N, Width = s.Width, RowTile = s.RowTile,
-            P = s.P, PairStride = s.PairStride, G = s.G, GroupStride = s.GroupStride, Nb = s.Nb,
-            Tiled = s.Tiled, Scales = s.Scales, ScaleStride = s.ScaleStride,
         };
+        s.Layout.Attach(ref body, s.L);
         body.Execute(start, end);
     }
 
     private struct JobState
     {
-        public byte* W, A, P, G;
-        public float* X, Y, Scales;
-        public long RowBytes, XStride, YStride, ActRow, PairStride, GroupStride, AOffset, LayoutBytes, LayoutItems;
+        public byte* W, A, L;
+        public float* X, Y;
+        public long RowBytes, XStride, YStride, ActRow, AOffset;
         public long TokLo, LayoutLo, Lo, Cost;
-        public int Rows, Cols, N, RowTile, Nb, ShareOf, Width, ScaleStride;
+        public int Rows, Cols, N, RowTile, ShareOf, Width;
         public GgmlType DotType;
         public Kind Kind;
-        public byte Layout;
-        public bool Q6, Tiled;
+        public PrefillLayout Layout;
     }
 
     /// <summary>Converts the activation rows of the jobs that own a conversion (item = one token of one job), or with
@@ -364,7 +326,7 @@ public static unsafe partial class MatMul
                 if (s.DotType == GgmlType.F32 || s.ShareOf >= 0)
                     continue;
                 long lo = Layout ? s.LayoutLo : s.TokLo;
-                long hi = lo + (Layout ? s.LayoutItems : s.N);
+                long hi = lo + (Layout ? s.Layout.Items : s.N);
                 int a = (int)Math.Max(start, lo), b = (int)Math.Min(end, hi);
                 if (a >= b)
                     continue;
@@ -374,10 +336,8 @@ public static unsafe partial class MatMul
                     for (int t = first; t < last; t++)
                         ActivationQuantizer.QuantizeForKernel(s.DotType, s.X + t * s.XStride, s.A + t * s.ActRow, s.Cols, Width);
                 }
-                else if (s.Layout == LayoutPairs)
-                    BuildPairs(s, first, last);
-                else if (s.Layout == LayoutGroups)
-                    KQuantGroups.BuildGroups(s.Q6, s.A, s.ActRow, s.Nb, s.G, first, last);
+                else if (s.Layout.Kind != LayoutNone)
+                    BuildLayout(s, first, last);
             }
         }
     }

@@ -172,12 +172,7 @@ public static unsafe partial class MatMul
     {
         int width = KernelSettings.Width;
         int cols = w.Cols;
-        // Decide the prefill layout once: the switches are volatile and the buffer size depends on them.
-        bool paired = n >= 2 && PairedTokenKernels.Applies<TKernel>(width);
-        bool tiled = paired && PrefillTileKernels.Applies<TKernel>(width);
-        int pairBlocks = cols / 32;
-        int pairCount = n / 2;
-        long pairStride = (long)pairBlocks * (tiled ? PrefillTileKernels.TileBlockBytes : PairedTokenKernels.PairBlockBytes);
+        var layout = PrefillLayout.For<TKernel>(cols, n, width);
         fixed (float* px = x)
         fixed (float* py = y)
         {
@@ -191,14 +186,8 @@ public static unsafe partial class MatMul
             else
             {
                 actRow = ActivationQuantizer.KernelRowBytes(TKernel.DotType, cols);
-                // The paired prefill layout (if used) follows the ggml-layout rows in the same buffer; the tiled one
-                // keeps the activation scales in a separate table after the pairs.
-                long pairBytes = paired ? pairCount * pairStride : 0;
-                if (tiled)
-                    pairBytes += pairCount * 2L * pairBlocks * sizeof(float);
-                if (KQuantGroups.Applies<TKernel>(width, n))
-                    pairBytes = (n / KQuantGroups.GroupTokens) * (long)(cols / 256) * KQuantGroups.GroupBlockBytes;
-                act = ThreadScratch.Get(((actRow * n + 63) & ~63L) + pairBytes);
+                // The prefill layout (if any) follows the converted rows in the same buffer.
+                act = ThreadScratch.Get(((actRow * n + 63) & ~63L) + layout.Bytes);
                 var q = new QuantizeBody { X = px, A = act, ActRow = actRow, Cols = cols, Type = TKernel.DotType, Width = width };
                 if ((long)n * cols >= ParallelQuantizeThreshold && n > 1)
                     pool.For(n, ref q);
@@ -212,39 +201,15 @@ public static unsafe partial class MatMul
                 Rows = w.Rows, Cols = cols, N = n, Width = width,
                 RowTile = (int)Math.Clamp(RowTileBytes / Math.Max(1, w.RowBytes), 1, int.MaxValue),
             };
-            if (paired)
+            if (layout.Kind != LayoutNone)
             {
-                // Rearrange the quantized activations into token pairs once per call (O(n * cols)) for the paired kernel.
-                long actBytes = (actRow * n + 63) & ~63L;
-                var pb = new PairBody<TKernel>
-                {
-                    A = act, ActRow = actRow, Nb = pairBlocks, P = act + actBytes, Tiled = tiled,
-                    Scales = (float*)(act + actBytes + pairCount * pairStride), ScaleStride = 2 * pairCount,
-                };
+                // Rearrange the converted activations once per call (O(n * cols)) for the paired / tiled / grouped kernel.
+                var lb = new LayoutBody<TKernel> { Layout = layout, A = act, ActRow = actRow, L = act + ((actRow * n + 63) & ~63L) };
                 if ((long)n * cols >= ParallelQuantizeThreshold)
-                    pool.For(pairCount, ref pb);
+                    pool.For((int)layout.Items, ref lb);
                 else
-                    pb.Execute(0, pairCount);
-                body.P = pb.P;
-                body.PairStride = pairStride;
-                body.Nb = pairBlocks;
-                body.Tiled = tiled;
-                body.Scales = pb.Scales;
-                body.ScaleStride = pb.ScaleStride;
-            }
-            if (KQuantGroups.Applies<TKernel>(width, n))
-            {
-                // Rearrange the Q8_K activations into groups of eight tokens once per call for the grouped kernel.
-                int nb = cols / 256;
-                int groupCount = n / KQuantGroups.GroupTokens;
-                var gb = new GroupBody { A = act, ActRow = actRow, Nb = nb, G = act + ((actRow * n + 63) & ~63L), Q6 = typeof(TKernel) == typeof(Q6_KKernel) };
-                if ((long)n * cols >= ParallelQuantizeThreshold)
-                    pool.For(groupCount, ref gb);
-                else
-                    gb.Execute(0, groupCount);
-                body.G = gb.G;
-                body.GroupStride = (long)nb * KQuantGroups.GroupBlockBytes;
-                body.Nb = nb;
+                    lb.Execute(0, (int)layout.Items);
+                layout.Attach(ref body, lb.L);
             }
             // Decode rows are cheap, so keep chunks big enough to amortize the hand-off; prefill rows carry n dots each.
             int grain = n == 1 ? 32 : Math.Max(1, 64 / n);
@@ -431,33 +396,6 @@ public static unsafe partial class MatMul
         }
     }
 
-    private struct PairBody<TKernel> : IParallelBody where TKernel : struct, IDotKernel
-    {
-        public byte* A, P;
-        public float* Scales;
-        public long ActRow;
-        public int Nb, ScaleStride;
-        public bool Tiled;
-
-        public readonly void Execute(int start, int end)
-        {
-            if (Tiled)
-                PrefillTileKernels.BuildPairs<TKernel>(A, ActRow, Nb, P, Scales, ScaleStride, start, end);
-            else
-                PairedTokenKernels.BuildPairs(A, ActRow, Nb, P, start, end);
-        }
-    }
-
-    private struct GroupBody : IParallelBody
-    {
-        public byte* A, G;
-        public long ActRow;
-        public int Nb;
-        public bool Q6;
-
-        public readonly void Execute(int start, int end) => KQuantGroups.BuildGroups(Q6, A, ActRow, Nb, G, start, end);
-    }
-
     private struct MatMulBody<TKernel> : IParallelBody where TKernel : struct, IDotKernel
     {
         public byte* W, A, P, G;
@@ -537,27 +475,24 @@ public static unsafe partial class MatMul
             float* four = stackalloc float[4];
             int groups = N / KQuantGroups.GroupTokens;
             int tail = groups * KQuantGroups.GroupTokens;
-            int tileGroups = Math.Max(1, TokenTile / KQuantGroups.GroupTokens);
             for (int r0 = start; r0 < end; r0 += RowTile)
             {
                 int r1 = Math.Min(end, r0 + RowTile);
-                for (int g0 = 0; g0 < groups; g0 += tileGroups)
+                // One group (the token tile) at a time against all rows of the row tile.
+                for (int g = 0; g < groups; g++)
                 {
-                    int g1 = Math.Min(groups, g0 + tileGroups);
+                    byte* group = G + g * GroupStride;
                     for (int r = r0; r < r1; r++)
                     {
                         byte* row = W + r * RowBytes;
-                        for (int g = g0; g < g1; g++)
-                        {
-                            if (typeof(TKernel) == typeof(Q6_KKernel))
-                                Q6KGroup.DotGroup(row, G + g * GroupStride, Nb, eight);
-                            else if (typeof(TKernel) == typeof(Q5_KKernel))
-                                Q4KGroup.DotGroup<Q4KGroup.Five>(row, G + g * GroupStride, Nb, eight);
-                            else
-                                Q4KGroup.DotGroup<Q4KGroup.Four>(row, G + g * GroupStride, Nb, eight);
-                            for (int k = 0; k < 8; k++)
-                                Y[(long)(8 * g + k) * Rows + r] = eight[k];
-                        }
+                        if (typeof(TKernel) == typeof(Q6_KKernel))
+                            Q6KGroup.DotGroup(row, group, Nb, eight);
+                        else if (typeof(TKernel) == typeof(Q5_KKernel))
+                            Q4KGroup.DotGroup<Q4KGroup.Five>(row, group, Nb, eight);
+                        else
+                            Q4KGroup.DotGroup<Q4KGroup.Four>(row, group, Nb, eight);
+                        for (int k = 0; k < 8; k++)
+                            Y[(long)(8 * g + k) * Rows + r] = eight[k];
                     }
                 }
                 for (int r = r0; r < r1; r++)
