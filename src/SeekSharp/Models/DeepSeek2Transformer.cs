@@ -286,10 +286,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
         Probe?.Invoke("ffn_moe_logits", -1, logits);
         var chosen = ws.Chosen.AsSpan(0, n * used);
         var weights = ws.ChosenWeights.AsSpan(0, n * used);
-        for (int t = 0; t < n; t++)
-            ExpertRouting.Route(logits.Slice(t * experts, experts), c.ExpertGating == ExpertGating.Sigmoid, w.RouterBias,
-                c.ExpertGroupCount, c.ExpertGroupUsedCount, c.ExpertWeightsNorm, c.ExpertWeightsScale,
-                ws.RouterScratch, chosen.Slice(t * used, used), weights.Slice(t * used, used));
+        Route(w, logits, n, chosen, weights, ws);
 
         // group the (token, slot) pairs by expert: members[first[e] ..] in slot order
         var members = ws.Members;
@@ -358,10 +355,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
         Probe?.Invoke("ffn_moe_logits", -1, logits);
         var chosen = ws.Chosen.AsSpan(0, n * used);
         var weights = ws.ChosenWeights.AsSpan(0, n * used);
-        for (int t = 0; t < n; t++)
-            ExpertRouting.Route(logits.Slice(t * experts, experts), c.ExpertGating == ExpertGating.Sigmoid, w.RouterBias,
-                c.ExpertGroupCount, c.ExpertGroupUsedCount, c.ExpertWeightsNorm, c.ExpertWeightsScale,
-                ws.RouterScratch, chosen.Slice(t * used, used), weights.Slice(t * used, used));
+        Route(w, logits, n, chosen, weights, ws);
 
         // per (token, slot) expert outputs, then summed in slot order
         var slots = ws.ExpertOut.AsSpan(0, n * used * d);
@@ -399,6 +393,17 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
             Probe?.Invoke("ffn_shexp", -1, shared);
             Activations.AddInPlace(y, shared);
         }
+    }
+
+    /// <summary>Each token's chosen experts and their weights from its router logits (scored in place).</summary>
+    private void Route(DeepSeek2LayerWeights w, Span<float> logits, int n, Span<int> chosen, Span<float> weights, DeepSeek2Workspace ws)
+    {
+        var c = Config;
+        int experts = c.ExpertCount, used = c.ExpertUsedCount;
+        for (int t = 0; t < n; t++)
+            ExpertRouting.Route(logits.Slice(t * experts, experts), c.ExpertGating == ExpertGating.Sigmoid, w.RouterBias,
+                c.ExpertGroupCount, c.ExpertGroupUsedCount, c.ExpertWeightsNorm, c.ExpertWeightsScale,
+                ws.RouterScratch, chosen.Slice(t * used, used), weights.Slice(t * used, used));
     }
 
     /// <summary>Per token, the sum of its expert slots (weighted expert outputs) in slot order, llama.cpp's order.</summary>
