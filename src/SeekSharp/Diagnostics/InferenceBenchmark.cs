@@ -110,18 +110,23 @@ public static class InferenceBenchmark
 
     /// <summary>
     /// Weight bytes one decode step reads: every tensor except the token embedding, of which only one row is read
-    /// (unless it doubles as the output projection, when the whole matrix is read). For mixture-of-experts files this
-    /// counts every expert, an upper bound; the caller scales it by the active share.
+    /// (unless it doubles as the output projection, when the whole matrix is read). Stacked expert tensors
+    /// (<c>*_exps.weight</c>) count only the experts a token uses (<c>expert_used_count</c> of <c>expert_count</c>),
+    /// since decoding reads just the routed experts' rows.
     /// </summary>
     public static long WeightBytesPerToken(GgufFile file)
     {
         ArgumentNullException.ThrowIfNull(file);
         bool tied = !file.TryGetTensor("output.weight", out _);
+        string arch = file.GetStringOrNull("general.architecture") ?? "";
+        int experts = file.GetInt32($"{arch}.expert_count", 0), used = file.GetInt32($"{arch}.expert_used_count", 0);
         long total = 0;
         foreach (var t in file.Tensors)
         {
             if (t.Name == "token_embd.weight" && !tied)
                 total += t.Rows == 0 ? 0 : t.ByteSize / t.Rows;
+            else if (experts > 0 && used > 0 && used < experts && t.Name.EndsWith("_exps.weight", StringComparison.Ordinal))
+                total += t.ByteSize / experts * used;
             else
                 total += t.ByteSize;
         }

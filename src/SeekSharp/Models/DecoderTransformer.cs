@@ -14,6 +14,7 @@ public sealed class DecoderTransformer : IDecoderModel
 {
     public DecoderTransformer(ModelConfig config, TransformerWeights weights)
     {
+        KernelStatics.EnsureInitialized();
         Config = config;
         Weights = weights;
         Rope = new RotaryEmbedding(config.RopeDimensions, config.RopeLayout == RopeLayout.NeoX, config.RopeFreqBase,

@@ -18,6 +18,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
     public DeepSeek2Transformer(ModelConfig config, DeepSeek2Weights weights)
     {
         if (!config.IsMla) throw new ArgumentException("not a multi-head latent attention model", nameof(config));
+        KernelStatics.EnsureInitialized();
         Config = config;
         Weights = weights;
         // DeepSeek rotates adjacent pairs (ggml's normal mode) over the RoPE part only.

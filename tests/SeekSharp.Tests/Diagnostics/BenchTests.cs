@@ -81,6 +81,21 @@ public class BenchTests(TestModels models) : IClassFixture<TestModels>
     }
 
     [Fact]
+    public void WeightBytesPerTokenCountsOnlyTheUsedExperts()
+    {
+        using var file = GgufFile.Open(models.Get("deepseek2", GgmlType.Q8_0));
+        int experts = file.GetInt32("deepseek2.expert_count"), used = file.GetInt32("deepseek2.expert_used_count");
+        Assert.InRange(used, 1, experts - 1);
+        long expected = 0;
+        foreach (var t in file.Tensors)
+            expected += t.Name == "token_embd.weight" && file.TryGetTensor("output.weight", out _) ? t.ByteSize / t.Rows
+                : t.Name.EndsWith("_exps.weight", StringComparison.Ordinal) ? t.ByteSize / experts * used
+                : t.ByteSize;
+        Assert.Contains(file.Tensors, t => t.Name.EndsWith("_exps.weight", StringComparison.Ordinal));
+        Assert.Equal(expected, InferenceBenchmark.WeightBytesPerToken(file));
+    }
+
+    [Fact]
     public void BandwidthProbeReportsAPlausibleRate()
     {
         using var pool = new WorkerPool(2);

@@ -30,6 +30,7 @@ internal static unsafe class KQuantDecode
     /// y[0] = Q4_K row <paramref name="x0"/> · Q8_K <paramref name="a"/>, y[1] = row <paramref name="x1"/> · a;
     /// bit-identical to two <see cref="Q45K.Dot"/> calls (five = false). x1 may equal x0.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q4K2(byte* x0, byte* x1, byte* a, int cols, float* y)
     {
         int nb = cols / 256;
@@ -117,6 +118,7 @@ internal static unsafe class KQuantDecode
     /// y[0] = Q6_K row <paramref name="x0"/> · Q8_K <paramref name="a"/>, y[1] = row <paramref name="x1"/> · a;
     /// bit-identical to two <see cref="Q6_KKernel.Dot"/> calls. x1 may equal x0.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q6K2(byte* x0, byte* x1, byte* a, int cols, float* y)
     {
         int nb = cols / 256;
@@ -176,6 +178,7 @@ internal static unsafe class KQuantDecode
     /// <summary>Q4_K row · Q8_K row, bit-identical to <see cref="Q45K.Dot"/> (five = false): the one-row form of
     /// <see cref="Q4K2"/>, which keeps the weights one sequential stream (what the hardware prefetcher follows best once
     /// the weights come from DRAM).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4K1(byte* x, byte* a, int cols)
     {
         int nb = cols / 256;
@@ -202,6 +205,7 @@ internal static unsafe class KQuantDecode
     }
 
     /// <summary>Q6_K row · Q8_K row, bit-identical to <see cref="Q6_KKernel.Dot"/>: the one-row form of <see cref="Q6K2"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q6K1(byte* x, byte* a, int cols)
     {
         int nb = cols / 256;
@@ -236,6 +240,7 @@ internal static unsafe class KQuantDecode
     /// defeat the hardware prefetcher otherwise). Measured 1.05-1.3x the one-row kernel; the same construction for Q4_K
     /// measured 0.8-1.1x (its one-row kernel is instruction-bound, not latency-bound), so Q4_K stays one-row.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q6K4(byte* x, long rowBytes, byte* a, int cols, float* y, bool prefetch)
     {
         int nb = cols / 256;

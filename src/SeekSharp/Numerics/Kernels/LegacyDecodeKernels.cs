@@ -151,6 +151,7 @@ internal static unsafe class LegacyDecode
 
     private static readonly Vector512<byte> s_bits512 = Vector512.Create(0x8040201008040201UL).AsByte();
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows512<T, TN>(byte* w, long rowBytes, byte* a, int cols, float* y) where T : struct, IDotKernel
     {
         bool four = typeof(TN) == typeof(Four);
@@ -239,6 +240,7 @@ internal static unsafe class LegacyDecode
 
     private static readonly Vector256<byte> s_bits256 = Vector256.Create(0x8040201008040201UL).AsByte();
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows256<T, TN>(byte* w, long rowBytes, byte* a, int cols, float* y) where T : struct, IDotKernel
     {
         bool four = typeof(TN) == typeof(Four);
@@ -313,6 +315,7 @@ internal static unsafe class LegacyDecode
 
     // Two accumulators per row, values 0-15 and 16-31, as in the one-row 128-bit paths; Simd's 128-bit helpers keep the
     // portable (non-SSSE3) form working.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows128<T, TN>(byte* w, long rowBytes, byte* a, int cols, float* y) where T : struct, IDotKernel
     {
         bool four = typeof(TN) == typeof(Four);

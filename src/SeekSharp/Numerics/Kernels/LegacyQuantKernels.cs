@@ -195,6 +195,7 @@ internal static unsafe class LegacyDot
     }
 
     /// <summary>Q4_0 / Q5_0: values offset by 8 / 16 make them signed; acc += (dx*dy) * lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Signed<T>(byte* x, byte* y, int cols, int width)
     {
         int nb = cols / 32, bs = Size<T>();
@@ -275,6 +276,7 @@ internal static unsafe class LegacyDot
     }
 
     /// <summary>Q4_1 / Q5_1: acc += (dx*dy) * lane over unsigned values, plus summs = fma(m, s, summs) per block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float WithMin<T>(byte* x, byte* y, int cols, int width)
     {
         int nb = cols / 32, bs = Size<T>();
