@@ -172,6 +172,8 @@ internal static unsafe class LegacyDecode
             if (four)
                 next = Prefetch(next, linear, x0, x0 + rowBytes, x2, x2 + rowBytes, group, 4 * bs);
             // The block's 32 activation quants in both halves, and what every row needs from them.
+            // Keep this displacement small and odd-sized: .NET 10's JIT (10.0.12) encodes vbroadcasti64x4 with a
+            // compressed displacement scaled wrongly, so a constant offset that is a multiple of 16 reads twice as far.
             Vector512<sbyte> act = Avx512F.BroadcastVector256ToVector512((long*)(a + aq)).AsSByte();
             Vector512<float> da = Vector512.Create(Fp16.ToFloat(a));
             Vector512<int> off = Offset<T>() != 0 ? Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(offs, act), Vector512<short>.One) : default;
