@@ -43,11 +43,11 @@ internal static unsafe class Fp16
 
     /// <summary>Eight halves -> floats, exactly as the scalar conversion.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> ToFloat(Vector128<ushort> h) => HalfPrecision.HalfToSingle(Vector256.WidenLower(h.ToVector256Unsafe()));
+    public static Vector256<float> ToFloat(Vector128<ushort> h) => HalfPrecision.HalfToSingle(h.AsInt16());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> ToFloat(Vector256<ushort> h) => HalfPrecision.HalfToSingle(Vector512.WidenLower(h.ToVector512Unsafe()));
+    public static Vector512<float> ToFloat(Vector256<ushort> h) => HalfPrecision.HalfToSingle(h.AsInt16());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> ToFloat(Vector64<ushort> h) => HalfPrecision.HalfToSingle(Vector128.WidenLower(h.ToVector128Unsafe()));
+    public static Vector128<float> ToFloat(Vector64<ushort> h) => HalfPrecision.HalfToSingle(h.AsInt16());
 }
