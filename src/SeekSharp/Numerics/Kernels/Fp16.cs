@@ -48,6 +48,9 @@ internal static unsafe class Fp16
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ToFloat(Vector256<ushort> h) => HalfPrecision.HalfToSingle(h.AsInt16());
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ToFloat(Vector64<ushort> h) => HalfPrecision.HalfToSingle(h.AsInt16());
+
     /// <summary>Sixteen halves -> floats, exact unless a lane is Inf/NaN (check the block with <see cref="AnyInfOrNaN(ushort*)"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ToFloatFinite(Vector256<ushort> h) => HalfPrecision.FiniteHalfToSingle(h.AsInt16());
@@ -64,7 +67,4 @@ internal static unsafe class Fp16
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AnyInfOrNaN256(ushort* p) =>
         HalfPrecision.AnyInfOrNaN(Vector256.Load(p), Vector256.Load(p + 16), Vector256.Load(p + 32), Vector256.Load(p + 48));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> ToFloat(Vector64<ushort> h) => HalfPrecision.HalfToSingle(h.AsInt16());
 }
