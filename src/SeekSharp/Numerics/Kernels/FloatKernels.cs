@@ -10,6 +10,10 @@ namespace SeekSharp.Numerics;
 // accumulators) updated with fma over each 64-value step, folded as (s0+s2)+(s1+s3) and then 16 -> 8 -> 4 -> 2 -> 1 the way
 // _mm512_reduce_add_ps does; BF16 uses two 16-wide accumulators over 32-value steps. Leftover values are added as ggml
 // does (fused into the float sum for F32, in double for F16/BF16).
+//
+// F16 weights are converted in software (no F16C in .NET), which bounds decode speed. The dot loops check each 64-weight
+// block for Inf/NaN once and, for the (normal) blocks without any, use the conversion without its Inf/NaN fix-up; the
+// values, and so every product and sum, are the same either way.
 
 internal static unsafe class FloatDot
 {
@@ -87,6 +91,16 @@ internal static unsafe class FloatDot
             Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
             for (int i = 0; i < np; i += 64)
             {
+                if (typeof(T) == typeof(Half) && !Fp16.AnyInfOrNaN((ushort*)x + i))
+                {
+                    // No Inf/NaN among these 64 weights (the normal case): the cheaper conversion is exact, same values.
+                    ushort* h = (ushort*)x + i;
+                    s0 = Vector512.FusedMultiplyAdd(Fp16.ToFloatFinite(Vector256.Load(h)), Vector512.Load(y + i), s0);
+                    s1 = Vector512.FusedMultiplyAdd(Fp16.ToFloatFinite(Vector256.Load(h + 16)), Vector512.Load(y + (i + 16)), s1);
+                    s2 = Vector512.FusedMultiplyAdd(Fp16.ToFloatFinite(Vector256.Load(h + 32)), Vector512.Load(y + (i + 32)), s2);
+                    s3 = Vector512.FusedMultiplyAdd(Fp16.ToFloatFinite(Vector256.Load(h + 48)), Vector512.Load(y + (i + 48)), s3);
+                    continue;
+                }
                 s0 = Vector512.FusedMultiplyAdd(LoadF32x16<T>(px + i * size), Vector512.Load(y + i), s0);
                 s1 = Vector512.FusedMultiplyAdd(LoadF32x16<T>(px + (i + 16) * size), Vector512.Load(y + (i + 16)), s1);
                 s2 = Vector512.FusedMultiplyAdd(LoadF32x16<T>(px + (i + 32) * size), Vector512.Load(y + (i + 32)), s2);
@@ -99,6 +113,19 @@ internal static unsafe class FloatDot
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
             for (int i = 0; i < np; i += 64)
             {
+                if (typeof(T) == typeof(Half) && !Fp16.AnyInfOrNaN256((ushort*)x + i))
+                {
+                    ushort* h = (ushort*)x + i;
+                    a0 = Vector256.FusedMultiplyAdd(Fp16.ToFloatFinite(Vector128.Load(h)), Vector256.Load(y + i), a0);
+                    a1 = Vector256.FusedMultiplyAdd(Fp16.ToFloatFinite(Vector128.Load(h + 8)), Vector256.Load(y + (i + 8)), a1);
+                    a2 = Vector256.FusedMultiplyAdd(Fp16.ToFloatFinite(Vector128.Load(h + 16)), Vector256.Load(y + (i + 16)), a2);
+                    a3 = Vector256.FusedMultiplyAdd(Fp16.ToFloatFinite(Vector128.Load(h + 24)), Vector256.Load(y + (i + 24)), a3);
+                    a4 = Vector256.FusedMultiplyAdd(Fp16.ToFloatFinite(Vector128.Load(h + 32)), Vector256.Load(y + (i + 32)), a4);
+                    a5 = Vector256.FusedMultiplyAdd(Fp16.ToFloatFinite(Vector128.Load(h + 40)), Vector256.Load(y + (i + 40)), a5);
+                    a6 = Vector256.FusedMultiplyAdd(Fp16.ToFloatFinite(Vector128.Load(h + 48)), Vector256.Load(y + (i + 48)), a6);
+                    a7 = Vector256.FusedMultiplyAdd(Fp16.ToFloatFinite(Vector128.Load(h + 56)), Vector256.Load(y + (i + 56)), a7);
+                    continue;
+                }
                 a0 = Vector256.FusedMultiplyAdd(LoadF32x8<T>(px + i * size), Vector256.Load(y + i), a0);
                 a1 = Vector256.FusedMultiplyAdd(LoadF32x8<T>(px + (i + 8) * size), Vector256.Load(y + (i + 8)), a1);
                 a2 = Vector256.FusedMultiplyAdd(LoadF32x8<T>(px + (i + 16) * size), Vector256.Load(y + (i + 16)), a2);
@@ -161,8 +188,23 @@ internal static unsafe class FloatDot
         Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default;
         for (int i = 0; i < np; i += 64)
         {
-            Vector512<float> w0 = LoadF32x16<Half>(x + i), w1 = LoadF32x16<Half>(x + i + 16);
-            Vector512<float> w2 = LoadF32x16<Half>(x + i + 32), w3 = LoadF32x16<Half>(x + i + 48);
+            Vector512<float> w0, w1, w2, w3;
+            ushort* h = (ushort*)x + i;
+            if (!Fp16.AnyInfOrNaN(h))
+            {
+                // As in Dot64: no Inf/NaN in these 64 weights, so the cheaper conversion is exact.
+                w0 = Fp16.ToFloatFinite(Vector256.Load(h));
+                w1 = Fp16.ToFloatFinite(Vector256.Load(h + 16));
+                w2 = Fp16.ToFloatFinite(Vector256.Load(h + 32));
+                w3 = Fp16.ToFloatFinite(Vector256.Load(h + 48));
+            }
+            else
+            {
+                w0 = LoadF32x16<Half>(x + i);
+                w1 = LoadF32x16<Half>(x + i + 16);
+                w2 = LoadF32x16<Half>(x + i + 32);
+                w3 = LoadF32x16<Half>(x + i + 48);
+            }
             a0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(y0 + i), a0);
             a1 = Vector512.FusedMultiplyAdd(w1, Vector512.Load(y0 + i + 16), a1);
             a2 = Vector512.FusedMultiplyAdd(w2, Vector512.Load(y0 + i + 32), a2);

@@ -43,11 +43,28 @@ internal static unsafe class Fp16
 
     /// <summary>Eight halves -> floats, exactly as the scalar conversion.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> ToFloat(Vector128<ushort> h) => HalfPrecision.HalfToSingle(Vector256.WidenLower(h.ToVector256Unsafe()));
+    public static Vector256<float> ToFloat(Vector128<ushort> h) => HalfPrecision.HalfToSingle(h.AsInt16());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> ToFloat(Vector256<ushort> h) => HalfPrecision.HalfToSingle(Vector512.WidenLower(h.ToVector512Unsafe()));
+    public static Vector512<float> ToFloat(Vector256<ushort> h) => HalfPrecision.HalfToSingle(h.AsInt16());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> ToFloat(Vector64<ushort> h) => HalfPrecision.HalfToSingle(Vector128.WidenLower(h.ToVector128Unsafe()));
+    public static Vector128<float> ToFloat(Vector64<ushort> h) => HalfPrecision.HalfToSingle(h.AsInt16());
+
+    /// <summary>Sixteen halves -> floats, exact unless a lane is Inf/NaN (check the block with <see cref="AnyInfOrNaN(ushort*)"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ToFloatFinite(Vector256<ushort> h) => HalfPrecision.FiniteHalfToSingle(h.AsInt16());
+
+    /// <summary>Eight halves -> floats, exact unless a lane is Inf/NaN (check the block with <see cref="AnyInfOrNaN(ushort*)"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ToFloatFinite(Vector128<ushort> h) => HalfPrecision.FiniteHalfToSingle(h.AsInt16());
+
+    /// <summary>True when any of the 64 halves at <paramref name="p"/> is Inf or NaN (one AVX-512 check).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyInfOrNaN(ushort* p) => HalfPrecision.AnyInfOrNaN(Vector512.Load(p), Vector512.Load(p + 32));
+
+    /// <summary>Same as <see cref="AnyInfOrNaN(ushort*)"/> with 256-bit vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyInfOrNaN256(ushort* p) =>
+        HalfPrecision.AnyInfOrNaN(Vector256.Load(p), Vector256.Load(p + 16), Vector256.Load(p + 32), Vector256.Load(p + 48));
 }

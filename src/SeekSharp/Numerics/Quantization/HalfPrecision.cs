@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace SeekSharp.Numerics.Quantization;
 
@@ -15,8 +16,8 @@ namespace SeekSharp.Numerics.Quantization;
 /// bits. Quantized scales are never NaN, so only this corner differs from the F16C path.</para>
 /// <para>Single → bfloat16 rounds to nearest-even and turns NaNs into quiet NaNs by setting bit 6 of the truncated
 /// pattern, exactly like ggml_compute_fp32_to_bf16.</para>
-/// <para>The portable half algorithm relies only on float multiply/add rounding, so it vectorizes without losing
-/// bit-exactness and needs no F16C-like intrinsic.</para>
+/// <para>The half algorithms rely only on float multiply/add rounding, so they vectorize without losing bit-exactness and
+/// need no F16C-like intrinsic.</para>
 /// </remarks>
 public static class HalfPrecision
 {
@@ -109,25 +110,23 @@ public static class HalfPrecision
         {
             for (; i + 16 <= n; i += 16)
             {
-                Vector512<uint> h = Vector512.WidenLower(Vector256.LoadUnsafe(ref s, (nuint)i).ToVector512Unsafe());
-                HalfToSingle(h).StoreUnsafe(ref d, (nuint)i);
+                HalfToSingle(Vector256.LoadUnsafe(ref s, (nuint)i).AsInt16()).StoreUnsafe(ref d, (nuint)i);
             }
         }
         if (level >= QuantSimdLevel.Vector256)
         {
             for (; i + 8 <= n; i += 8)
             {
-                Vector256<uint> h = Vector256.WidenLower(Vector128.LoadUnsafe(ref s, (nuint)i).ToVector256Unsafe());
-                HalfToSingle(h).StoreUnsafe(ref d, (nuint)i);
+                HalfToSingle(Vector128.LoadUnsafe(ref s, (nuint)i).AsInt16()).StoreUnsafe(ref d, (nuint)i);
             }
         }
         if (level >= QuantSimdLevel.Vector128)
         {
             for (; i + 8 <= n; i += 8)
             {
-                Vector128<ushort> v = Vector128.LoadUnsafe(ref s, (nuint)i);
-                HalfToSingle(Vector128.WidenLower(v)).StoreUnsafe(ref d, (nuint)i);
-                HalfToSingle(Vector128.WidenUpper(v)).StoreUnsafe(ref d, (nuint)(i + 4));
+                Vector128<short> v = Vector128.LoadUnsafe(ref s, (nuint)i).AsInt16();
+                SignExtendedHalfToSingle(Vector128.WidenLower(v)).StoreUnsafe(ref d, (nuint)i);
+                SignExtendedHalfToSingle(Vector128.WidenUpper(v)).StoreUnsafe(ref d, (nuint)(i + 4));
             }
         }
         for (; i < n; i++)
@@ -248,44 +247,107 @@ public static class HalfPrecision
     }
 
     // ---------------------------------------------------------------------------------------------------------------
-    // Lane-wise versions of the scalar algorithms above (identical operations, so identical results).
+    // Lane-wise half -> single (the decode hot path for F16 weights, so it is a different, cheaper algorithm than the
+    // scalar one above; both are exact, so the results are the same bits).
+    //
+    // A half sign-extended to 32 bits and shifted left by 13 holds copies of the sign in bits 28-31, the 5-bit exponent
+    // in bits 23-27 and the mantissa in bits 13-22. Clearing bits 28-30 leaves a float whose sign, exponent field and
+    // mantissa are the half's, i.e. the half's value times 2^-112 (a float denormal when the half is subnormal, and
+    // exact either way); one multiply by 2^112 then gives the value exactly: the result is representable, so nothing
+    // rounds, and the FPU normalizes half subnormals (float denormal inputs are not flushed: .NET never sets DAZ/FTZ).
+    // Only exponent 31 (Inf/NaN) comes out wrong (finite, |x| >= 65536). Setting bits 28-30 instead turns exactly those
+    // lanes into the float Inf/NaN with the half's sign and payload; multiplying that by 2^112 keeps Inf and quietens a
+    // signalling NaN (payload kept), which is what the scalar path, ggml and F16C all return. With AVX-512,
+    // vfixupimmps patches those lanes after the multiply in one instruction; elsewhere a compare and select do it
+    // before the multiply. About 6 operations per vector instead of 13.
 
+    /// <summary>Converts halves that were sign-extended to 32 bits (exact).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> HalfToSingle(Vector512<uint> h)
+    internal static Vector512<float> SignExtendedHalfToSingle(Vector512<int> h)
     {
-        Vector512<uint> w = h << 16;
-        Vector512<uint> twoW = w + w;
-        Vector512<float> normal = (((twoW >> 4) + Vector512.Create(0x70000000u)).AsSingle()) * Vector512.Create(TwoPowMinus112);
-        Vector512<float> subnormal = ((twoW >> 17) | Vector512.Create(0x3F000000u)).AsSingle() - Vector512.Create(0.5f);
-        // twoW < 2^27 exactly when the half's exponent field is zero.
-        Vector512<uint> isSub = Vector512.LessThan((h & Vector512.Create(0x7FFFu)).AsInt32(), Vector512.Create(0x400)).AsUInt32();
-        Vector512<uint> mag = Vector512.ConditionalSelect(isSub, subnormal.AsUInt32(), normal.AsUInt32());
-        return (mag | (w & Vector512.Create(0x80000000u))).AsSingle();
+        Vector512<int> t = h << 13;
+        Vector512<int> special = t | Vector512.Create(0x70000000);
+        if (Avx512F.IsSupported)
+        {
+            Vector512<float> scaled = (t & Vector512.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector512.Create(TwoPow112);
+            // 'special' is Inf/NaN exactly in the exponent-31 lanes and a normal float elsewhere (exponent field 224 +
+            // the half's), so the table makes Inf and QNaN lanes take it, SNaN lanes take it quietened, the rest keep 'scaled'.
+            return Avx512F.Fixup(scaled, special.AsSingle(), Vector512.Create(FixupSpecialTable), 0);
+        }
+        Vector512<int> isSpecial = Vector512.Equals(t & Vector512.Create(0x0F800000), Vector512.Create(0x0F800000));
+        Vector512<int> bits = Vector512.ConditionalSelect(isSpecial, special, t & Vector512.Create(unchecked((int)0x8FFFE000)));
+        return bits.AsSingle() * Vector512.Create(TwoPow112);
     }
 
+    /// <inheritdoc cref="SignExtendedHalfToSingle(Vector512{int})"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> HalfToSingle(Vector256<uint> h)
+    internal static Vector256<float> SignExtendedHalfToSingle(Vector256<int> h)
     {
-        Vector256<uint> w = h << 16;
-        Vector256<uint> twoW = w + w;
-        Vector256<float> normal = (((twoW >> 4) + Vector256.Create(0x70000000u)).AsSingle()) * Vector256.Create(TwoPowMinus112);
-        Vector256<float> subnormal = ((twoW >> 17) | Vector256.Create(0x3F000000u)).AsSingle() - Vector256.Create(0.5f);
-        Vector256<uint> isSub = Vector256.LessThan((h & Vector256.Create(0x7FFFu)).AsInt32(), Vector256.Create(0x400)).AsUInt32();
-        Vector256<uint> mag = Vector256.ConditionalSelect(isSub, subnormal.AsUInt32(), normal.AsUInt32());
-        return (mag | (w & Vector256.Create(0x80000000u))).AsSingle();
+        Vector256<int> t = h << 13;
+        Vector256<int> isSpecial = Vector256.Equals(t & Vector256.Create(0x0F800000), Vector256.Create(0x0F800000));
+        Vector256<int> bits = Vector256.ConditionalSelect(isSpecial, t | Vector256.Create(0x70000000), t & Vector256.Create(unchecked((int)0x8FFFE000)));
+        return bits.AsSingle() * Vector256.Create(TwoPow112);
     }
 
+    /// <inheritdoc cref="SignExtendedHalfToSingle(Vector512{int})"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector128<float> HalfToSingle(Vector128<uint> h)
+    internal static Vector128<float> SignExtendedHalfToSingle(Vector128<int> h)
     {
-        Vector128<uint> w = h << 16;
-        Vector128<uint> twoW = w + w;
-        Vector128<float> normal = (((twoW >> 4) + Vector128.Create(0x70000000u)).AsSingle()) * Vector128.Create(TwoPowMinus112);
-        Vector128<float> subnormal = ((twoW >> 17) | Vector128.Create(0x3F000000u)).AsSingle() - Vector128.Create(0.5f);
-        Vector128<uint> isSub = Vector128.LessThan((h & Vector128.Create(0x7FFFu)).AsInt32(), Vector128.Create(0x400)).AsUInt32();
-        Vector128<uint> mag = Vector128.ConditionalSelect(isSub, subnormal.AsUInt32(), normal.AsUInt32());
-        return (mag | (w & Vector128.Create(0x80000000u))).AsSingle();
+        Vector128<int> t = h << 13;
+        Vector128<int> isSpecial = Vector128.Equals(t & Vector128.Create(0x0F800000), Vector128.Create(0x0F800000));
+        Vector128<int> bits = Vector128.ConditionalSelect(isSpecial, t | Vector128.Create(0x70000000), t & Vector128.Create(unchecked((int)0x8FFFE000)));
+        return bits.AsSingle() * Vector128.Create(TwoPow112);
     }
+
+    /// <summary>Sixteen halves (as raw 16-bit patterns) to floats, exactly.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> HalfToSingle(Vector256<short> h) => SignExtendedHalfToSingle(Vector512.WidenLower(h.ToVector512Unsafe()));
+
+    /// <summary>Eight halves (as raw 16-bit patterns) to floats, exactly.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> HalfToSingle(Vector128<short> h) => SignExtendedHalfToSingle(Vector256.WidenLower(h.ToVector256Unsafe()));
+
+    /// <summary>Four halves (as raw 16-bit patterns) to floats, exactly.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> HalfToSingle(Vector64<short> h) => SignExtendedHalfToSingle(Vector128.WidenLower(h.ToVector128Unsafe()));
+
+    /// <summary>
+    /// Sixteen halves to floats with the fix-up for Inf/NaN left out: exact for every half whose exponent is not 31
+    /// (<see cref="AnyInfOrNaN(Vector512{ushort}, Vector512{ushort})"/> finds those). Dot-product loops check a block once
+    /// and take this cheaper path for the (normal) blocks without Inf/NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> FiniteHalfToSingle(Vector256<short> h) =>
+        ((Vector512.WidenLower(h.ToVector512Unsafe()) << 13) & Vector512.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector512.Create(TwoPow112);
+
+    /// <inheritdoc cref="FiniteHalfToSingle(Vector256{short})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> FiniteHalfToSingle(Vector128<short> h) =>
+        ((Vector256.WidenLower(h.ToVector256Unsafe()) << 13) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector256.Create(TwoPow112);
+
+    // A half is Inf or NaN exactly when its five exponent bits are all ones, i.e. when setting all its other bits gives
+    // 0xFFFF; the unsigned maximum over the inputs reaches 0xFFFF in some lane exactly when one of them is.
+
+    /// <summary>True when any of the 64 halves in <paramref name="a"/> and <paramref name="b"/> is Inf or NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool AnyInfOrNaN(Vector512<ushort> a, Vector512<ushort> b)
+    {
+        Vector512<ushort> rest = Vector512.Create((ushort)0x83FF);
+        return Vector512.EqualsAny(Vector512.Max(a | rest, b | rest), Vector512<ushort>.AllBitsSet);
+    }
+
+    /// <summary>True when any of the 64 halves in <paramref name="a"/> .. <paramref name="d"/> is Inf or NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool AnyInfOrNaN(Vector256<ushort> a, Vector256<ushort> b, Vector256<ushort> c, Vector256<ushort> d)
+    {
+        Vector256<ushort> rest = Vector256.Create((ushort)0x83FF);
+        Vector256<ushort> max = Vector256.Max(Vector256.Max(a | rest, b | rest), Vector256.Max(c | rest, d | rest));
+        return Vector256.EqualsAny(max, Vector256<ushort>.AllBitsSet);
+    }
+
+    // vfixupimmps response per input class, four bits each (class 0 = QNaN ... 7 = positive finite): 1 = take the
+    // classified input, 2 = take it quietened, 0 = keep the destination. QNaN 1, SNaN 2, -Inf 1, +Inf 1, others 0.
+    private const int FixupSpecialTable = 0x00110021;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<uint> SingleToHalf(Vector512<float> v)
