@@ -34,6 +34,14 @@ internal static class KernelSettings
     public static volatile bool TiledPrefill = true;
 
     /// <summary>
+    /// When true, the row-tiled prefill runs a token group of any pair count (one to eight) in one kernel call, and an odd
+    /// last token as a pair with a copy of itself; when false, a group's pairs go eight, four, two, then one at a time
+    /// and an odd last token runs through the single-token kernel (a MoE expert fed a dozen tokens then unpacks each
+    /// weight block two or three times); bit-identical, tests flip this to cover both.
+    /// </summary>
+    public static volatile bool WholeGroupTiles = true;
+
+    /// <summary>
     /// When true, decode (one token) runs the two-row Q4_K/Q6_K kernels in <see cref="KQuantDecode"/> (one activation
     /// load per two rows: about 2x faster while the weights sit in cache, but two interleaved streams are slower than one
     /// once they come from DRAM, so it is off by default); bit-identical, tests flip this to cover both.

@@ -403,7 +403,7 @@ public static unsafe partial class MatMul
         public long RowBytes, ActRow, PairStride, GroupStride;
         public int Rows, Cols, N, Width, RowTile, Nb, ScaleStride;
         public float* Scales;
-        public bool Tiled;
+        public bool Tiled, Whole;
 
         public readonly void Execute(int start, int end)
         {
@@ -550,14 +550,17 @@ public static unsafe partial class MatMul
 
         /// <summary>Row-tiled prefill (<see cref="PrefillTileKernels"/>): two weight rows x sixteen tokens at a time.</summary>
         /// <remarks>Same walk as <see cref="ExecutePaired"/> with rows taken two at a time (an odd last row of a chunk runs
-        /// as both rows of the tile and its copy is dropped) and token groups of eight pairs; a group's leftover pairs go
-        /// four, two, then one at a time; an odd last token uses the single-token kernel.</remarks>
+        /// as both rows of the tile and its copy is dropped) and token groups of up to eight pairs. With
+        /// <see cref="Whole"/> (<see cref="KernelSettings.WholeGroupTiles"/>) a group is one kernel call whatever its
+        /// pair count and an odd last token is paired with a copy of itself in the layout (the copy's results are
+        /// dropped); otherwise a group's leftover pairs go four, two, then one at a time and an odd last token uses the
+        /// single-token kernel.</remarks>
         private readonly void ExecuteTiled(int start, int end)
         {
             float* out0 = stackalloc float[16];
             float* out1 = stackalloc float[16];
             float* scratch = stackalloc float[PrefillTileKernels.ScratchFloats];
-            int pairs = N / 2;
+            int pairs = Whole ? (N + 1) / 2 : N / 2;
             for (int r0 = start; r0 < end; r0 += RowTile)
             {
                 int r1 = Math.Min(end, r0 + RowTile);
@@ -570,27 +573,34 @@ public static unsafe partial class MatMul
                         byte* x0 = W + r * RowBytes, x1 = two ? x0 + RowBytes : x0;
                         for (int p = g0; p < g1;)
                         {
-                            int np = g1 - p >= 8 ? 8 : g1 - p >= 4 ? 4 : g1 - p >= 2 ? 2 : 1;
+                            int np = g1 - p;
+                            if (!Whole)
+                                np = np >= 8 ? 8 : np >= 4 ? 4 : np >= 2 ? 2 : 1;
                             byte* pp = P + p * PairStride;
                             float* sc = Scales + 2 * p;
-                            if (np == 8)
-                                PrefillTileKernels.Dot<TKernel, EightPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
-                            else if (np == 4)
-                                PrefillTileKernels.Dot<TKernel, FourPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
-                            else if (np == 2)
-                                PrefillTileKernels.Dot<TKernel, TwoPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
-                            else
-                                PrefillTileKernels.Dot<TKernel, OnePair>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
-                            for (int k = 0; k < 2 * np; k++)
+                            switch (np)
+                            {
+                                case 8: PrefillTileKernels.Dot<TKernel, EightPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                                case 7: PrefillTileKernels.Dot<TKernel, SevenPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                                case 6: PrefillTileKernels.Dot<TKernel, SixPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                                case 5: PrefillTileKernels.Dot<TKernel, FivePairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                                case 4: PrefillTileKernels.Dot<TKernel, FourPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                                case 3: PrefillTileKernels.Dot<TKernel, ThreePairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                                case 2: PrefillTileKernels.Dot<TKernel, TwoPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                                default: PrefillTileKernels.Dot<TKernel, OnePair>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                            }
+                            // the copy of an odd last token is not stored
+                            int tokens = Math.Min(2 * np, N - 2 * p);
+                            for (int k = 0; k < tokens; k++)
                                 Y[(long)(2 * p + k) * Rows + r] = out0[k];
                             if (two)
-                                for (int k = 0; k < 2 * np; k++)
+                                for (int k = 0; k < tokens; k++)
                                     Y[(long)(2 * p + k) * Rows + r + 1] = out1[k];
                             p += np;
                         }
                     }
                 }
-                if ((N & 1) != 0)
+                if (!Whole && (N & 1) != 0)
                     for (int r = r0; r < r1; r++)
                         Y[(long)(N - 1) * Rows + r] = TKernel.Dot(W + r * RowBytes, A + (N - 1) * ActRow, Cols, Width);
             }
