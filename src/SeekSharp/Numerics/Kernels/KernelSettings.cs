@@ -42,6 +42,22 @@ internal static class KernelSettings
     public static volatile bool WholeGroupTiles = true;
 
     /// <summary>
+    /// When true, grouped K-quant prefill (<see cref="KQuantGroups"/>) also runs a last partial group of two or more
+    /// tokens (and a token count below eight) as a group padded with copies of its last token, whose results are dropped:
+    /// one grouped pass over the rows costs less than the four-token kernel on four tokens, so a MoE expert fed a dozen
+    /// tokens no longer runs its last four through it; when false such tokens go through the four-token and single-token
+    /// kernels; bit-identical, tests flip this to cover both.
+    /// </summary>
+    public static volatile bool PaddedKQuantGroups = true;
+
+    /// <summary>
+    /// When true, the row-tiled and grouped prefill kernels prefetch the next weight rows while they work on the current
+    /// ones: a MoE expert's matrix is streamed from DRAM once per call with only a dozen tokens of work per weight byte,
+    /// too little to hide the misses the hardware prefetcher leaves. No effect on results (A/B switch for measurements).
+    /// </summary>
+    public static volatile bool PrefetchTiles = true;
+
+    /// <summary>
     /// When true, decode (one token) runs the two-row Q4_K/Q6_K kernels in <see cref="KQuantDecode"/> (one activation
     /// load per two rows: about 2x faster while the weights sit in cache, but two interleaved streams are slower than one
     /// once they come from DRAM, so it is off by default); bit-identical, tests flip this to cover both.

@@ -46,7 +46,8 @@ public static unsafe partial class MatMul
                 p.Kind = LayoutGroups;
                 p.Q6 = typeof(TKernel) == typeof(Q6_KKernel);
                 p.Nb = cols / 256;
-                p.Items = n / KQuantGroups.GroupTokens;
+                p.N = n;
+                p.Items = KQuantGroups.GroupCount(n, KernelSettings.PaddedKQuantGroups);
                 p.Bytes = p.Items * (long)p.Nb * KQuantGroups.GroupBlockBytes;
             }
             return p;
@@ -81,7 +82,7 @@ public static unsafe partial class MatMul
                     PairedTokenKernels.BuildPairs(a, actRow, Nb, pairs, first, end);
             }
             else if (Kind == LayoutGroups)
-                KQuantGroups.BuildGroups(Q6, a, actRow, Nb, groups, first, end);
+                KQuantGroups.BuildGroups(Q6, a, actRow, N, Nb, groups, first, end);
         }
 
         /// <summary>Points a body's layout fields at the layout stored at <paramref name="layout"/>.</summary>
@@ -94,6 +95,7 @@ public static unsafe partial class MatMul
             body.Nb = Nb;
             body.Tiled = Tiled;
             body.Whole = Whole;
+            body.Groups = Kind == LayoutGroups ? (int)Items : 0;
         }
     }
 

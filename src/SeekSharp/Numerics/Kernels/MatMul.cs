@@ -401,7 +401,7 @@ public static unsafe partial class MatMul
         public byte* W, A, P, G;
         public float* Y;
         public long RowBytes, ActRow, PairStride, GroupStride;
-        public int Rows, Cols, N, Width, RowTile, Nb, ScaleStride;
+        public int Rows, Cols, N, Width, RowTile, Nb, ScaleStride, Groups;
         public float* Scales;
         public bool Tiled, Whole;
 
@@ -467,14 +467,16 @@ public static unsafe partial class MatMul
             else SgemmDot.Dot8<ushort, ushort>(w, a, stride, cols, width, result);
         }
 
-        /// <summary>Grouped Q4_K / Q5_K / Q6_K prefill (<see cref="KQuantGroups"/>): eight tokens per weight row at a time, then the
-        /// remaining tokens with the four-token and single-token kernels on the ggml-layout activations.</summary>
+        /// <summary>Grouped Q4_K / Q5_K / Q6_K prefill (<see cref="KQuantGroups"/>): eight tokens per weight row at a time (a
+        /// padded last group stores only its real tokens), then the remaining tokens with the four-token and single-token
+        /// kernels on the ggml-layout activations.</summary>
         private readonly void ExecuteGrouped(int start, int end)
         {
             float* eight = stackalloc float[8];
             float* four = stackalloc float[4];
-            int groups = N / KQuantGroups.GroupTokens;
-            int tail = groups * KQuantGroups.GroupTokens;
+            int groups = Groups;
+            int tail = Math.Min(N, groups * KQuantGroups.GroupTokens);
+            long ahead = KernelSettings.PrefetchTiles ? RowBytes : 0;
             for (int r0 = start; r0 < end; r0 += RowTile)
             {
                 int r1 = Math.Min(end, r0 + RowTile);
@@ -482,16 +484,18 @@ public static unsafe partial class MatMul
                 for (int g = 0; g < groups; g++)
                 {
                     byte* group = G + g * GroupStride;
+                    // a padded last group's copies of its last token are not stored
+                    int tokens = Math.Min(KQuantGroups.GroupTokens, N - 8 * g);
                     for (int r = r0; r < r1; r++)
                     {
                         byte* row = W + r * RowBytes;
                         if (typeof(TKernel) == typeof(Q6_KKernel))
-                            Q6KGroup.DotGroup(row, group, Nb, eight);
+                            Q6KGroup.DotGroup(row, group, Nb, eight, ahead);
                         else if (typeof(TKernel) == typeof(Q5_KKernel))
-                            Q4KGroup.DotGroup<Q4KGroup.Five>(row, group, Nb, eight);
+                            Q4KGroup.DotGroup<Q4KGroup.Five>(row, group, Nb, eight, ahead);
                         else
-                            Q4KGroup.DotGroup<Q4KGroup.Four>(row, group, Nb, eight);
-                        for (int k = 0; k < 8; k++)
+                            Q4KGroup.DotGroup<Q4KGroup.Four>(row, group, Nb, eight, ahead);
+                        for (int k = 0; k < tokens; k++)
                             Y[(long)(8 * g + k) * Rows + r] = eight[k];
                     }
                 }

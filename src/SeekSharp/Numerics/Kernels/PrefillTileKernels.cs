@@ -127,8 +127,14 @@ internal static unsafe class PrefillTileKernels
         byte* p0 = pairs, p4 = pairs + 4 * ps;
         Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default, c04 = default, c05 = default, c06 = default, c07 = default;
         Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default, c14 = default, c15 = default, c16 = default, c17 = default;
+        long ahead = KernelSettings.PrefetchTiles ? 2 * (x1 - x0) : 0;
         for (int b = 0; b < nb; b++, x0 += bs, x1 += bs, scales += scaleStride, p0 += TileBlockBytes, p4 += TileBlockBytes)
         {
+            if (ahead != 0)
+            {
+                Sse.Prefetch0(x0 + ahead);
+                Sse.Prefetch0(x1 + ahead);
+            }
             // d[k] = d_w(row 0) * d_a(token k), d[16 + k] = d_w(row 1) * d_a(token k).
             float dw0 = Fp16.ToFloat(x0), dw1 = Fp16.ToFloat(x1);
             if (np == 1)
