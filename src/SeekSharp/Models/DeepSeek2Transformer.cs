@@ -177,7 +177,15 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
             if (cache.Type == KvCacheType.F16)
                 ws.UpdateLatentColumns(cache, l, pos0, pos0 + n, row, kvLora);
             var body = new LatentAttentionBody(this, cache, ws, l, pos0, n);
-            // Batched f16: one work item per token widens the shared latent rows once for all heads (MLA is one KV head).
+            if (body.Grouped)
+            {
+                // every token of the batch reads a prefix of the same cached rows: widen them to f32 once per layer
+                // instead of once per token
+                int total = pos0 + n;
+                GroupedAttention.Widen(cache.Keys16(l), row, row, total, ws.LatentColumns(l), ws.LatentColumnStride, kvLora, total,
+                    ws.WideKeys(total * row), ws.WideValues(kvLora * LatentAttention.PaddedLength(total)));
+            }
+            // Batched f16: one work item per token runs all heads over the rows widened above (MLA is one KV head).
             pool.For(body.Grouped ? n : n * heads, ref body);
             Probe?.Invoke("kqv", l, ws.AttLatent.AsSpan(0, n * heads * kvLora));
 
@@ -431,10 +439,12 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
             var scores = ws.ScoresFor(LatentAttention.PaddedLength(pos0 + n));
             if (Grouped)
             {
+                int total = pos0 + n;
+                var keys = ws.WideKeys(total * row);
+                var values = ws.WideValues(kvLora * LatentAttention.PaddedLength(total));
                 for (int t = start; t < end; t++)
-                    GroupedAttention.GroupF16(ws.QFull.AsSpan(t * heads * row, heads * row), heads, cache.Keys16(layer), row,
-                        ws.LatentColumns(layer), ws.LatentColumnStride, pos0 + n, kvLora, pos0 + t + 1, scale, scores,
-                        ws.AttLatent.AsSpan(t * heads * kvLora, heads * kvLora));
+                    GroupedAttention.Group(ws.QFull.AsSpan(t * heads * row, heads * row), heads, keys, values, total, kvLora,
+                        pos0 + t + 1, scale, scores, ws.AttLatent.AsSpan(t * heads * kvLora, heads * kvLora));
                 return;
             }
             for (int item = start; item < end; item++)
@@ -573,7 +583,21 @@ public sealed class DeepSeek2Workspace : IForwardWorkspace
     internal MatMulJob[] Jobs { get; }
     internal float[] RopeCos { get; }
 
-    private float[] _scratch = Array.Empty<float>();
+    private float[] _scratch = Array.Empty<float>(), _wideKeys = Array.Empty<float>(), _wideValues = Array.Empty<float>();
+
+    /// <summary>The batch's cached key rows widened to f32 for the grouped attention (grown on demand, then reused).</summary>
+    internal Span<float> WideKeys(int length)
+    {
+        if (_wideKeys.Length < length) _wideKeys = new float[length];
+        return _wideKeys.AsSpan(0, length);
+    }
+
+    /// <summary>The batch's transposed latents widened to f32 for the grouped attention (grown on demand, then reused).</summary>
+    internal Span<float> WideValues(int length)
+    {
+        if (_wideValues.Length < length) _wideValues = new float[length];
+        return _wideValues.AsSpan(0, length);
+    }
 
     /// <summary>Scratch of the batched products (grown on demand to the largest batch seen, then reused).</summary>
     internal Span<float> Scratch(int length)

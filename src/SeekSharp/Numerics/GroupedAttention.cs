@@ -5,7 +5,8 @@ namespace SeekSharp.Numerics;
 /// <summary>
 /// Batched (prefill) attention of the query heads that share one key/value head over an f16 cache: the same results as
 /// one <see cref="LatentAttention.HeadF16"/> call per query head with batched = true, bit for bit, but the group's key
-/// rows and transposed values are widened to f32 once per (token, group) instead of once per query head.
+/// rows and transposed values are widened to f32 once per (token, group) instead of once per query head (or, through
+/// <see cref="Widen"/> and <see cref="Group"/>, once per batch: deepseek2's MLA has a single KV head for all tokens).
 /// </summary>
 /// <remarks>
 /// The widening is exact, and the tinyBLAS-order dot reads f32 and f16 operands alike (each f16 value converted, then
@@ -42,25 +43,65 @@ public static unsafe class GroupedAttention
 
         float[] keys = Scratch(ref t_keys, count * k);
         float[] values = Scratch(ref t_values, valueLength * stride);
-        if (t_halves == null || t_halves.Length < stride) t_halves = new ushort[Math.Max(stride, 4096)];
-        Span<ushort> halves = t_halves;
+        Widen(rows, rowStride, k, count, vt, vtStride, valueLength, total, keys, values);
+        Group(queries, groupSize, keys, values, total, valueLength, count, scale, scores, outputs);
+    }
+
+    /// <summary>
+    /// The widening <see cref="GroupF16"/> does: key rows 0..<paramref name="count"/>-1 (<paramref name="keyLength"/>
+    /// values each) into <paramref name="keys"/>[j * keyLength ..], and the transposed values' columns, over
+    /// <see cref="LatentAttention.PaddedLength"/>(<paramref name="total"/>) positions, into
+    /// <paramref name="values"/>[d * padded ..]. All queries of a batch read the same prefix of the cache, so a caller
+    /// can widen once per batch (up to its last position) and run <see cref="Group"/> per token.
+    /// </summary>
+    public static void Widen(ReadOnlySpan<Half> rows, int rowStride, int keyLength, int count, ReadOnlySpan<Half> vt, int vtStride,
+        int valueLength, int total, Span<float> keys, Span<float> values)
+    {
+        int stride = LatentAttention.PaddedLength(total);
+        if (count > total || (count > 0 && (long)(count - 1) * rowStride + keyLength > rows.Length) || keys.Length < count * keyLength)
+            throw new ArgumentException("key rows or buffer too small", nameof(rows));
+        if (vtStride < stride || (long)(valueLength - 1) * vtStride + stride > vt.Length || values.Length < valueLength * stride)
+            throw new ArgumentException("transposed values or buffer too small", nameof(vt));
         var rowBits = System.Runtime.InteropServices.MemoryMarshal.Cast<Half, ushort>(rows);
         var vtBits = System.Runtime.InteropServices.MemoryMarshal.Cast<Half, ushort>(vt);
         for (int j = 0; j < count; j++)
-            HalfPrecision.HalfToSingle(rowBits.Slice(j * rowStride, k), keys.AsSpan(j * k, k));
+            HalfPrecision.HalfToSingle(rowBits.Slice(j * rowStride, keyLength), keys.Slice(j * keyLength, keyLength));
         for (int d = 0; d < valueLength; d++)
-            HalfPrecision.HalfToSingle(vtBits.Slice(d * vtStride, stride), values.AsSpan(d * stride, stride));
+            HalfPrecision.HalfToSingle(vtBits.Slice(d * vtStride, stride), values.Slice(d * stride, stride));
+    }
+
+    /// <summary>
+    /// <see cref="GroupF16"/> on keys and values already widened by <see cref="Widen"/> (for <paramref name="total"/>
+    /// positions and at least <paramref name="count"/> key rows).
+    /// </summary>
+    public static void Group(ReadOnlySpan<float> queries, int groupSize, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
+        int total, int valueLength, int count, float scale, Span<float> scores, Span<float> outputs)
+    {
+        int k = queries.Length / groupSize;
+        if (!Applies(k, batched: true)) throw new ArgumentException("key length must be a multiple of 16", nameof(queries));
+        if (k > Attention.MaxHeadLength) throw new ArgumentOutOfRangeException(nameof(queries), "query head too long");
+        int stride = LatentAttention.PaddedLength(total);
+        if (count > total || keys.Length < count * k) throw new ArgumentException("keys too small", nameof(keys));
+        if (values.Length < valueLength * stride) throw new ArgumentException("values too small", nameof(values));
+        if (scores.Length < stride) throw new ArgumentException("scores buffer too small", nameof(scores));
+        if (outputs.Length < groupSize * valueLength) throw new ArgumentException("outputs too small", nameof(outputs));
+        if (t_halves == null || t_halves.Length < Math.Max(stride, k)) t_halves = new ushort[Math.Max(Math.Max(stride, k), 4096)];
+        Span<ushort> halves = t_halves;
 
         int width = KernelSettings.Width;
         float* qf = stackalloc float[k];
         float* four = stackalloc float[4];
+        var qSpan = new Span<float>(qf, k);
         fixed (float* kf = keys)
         fixed (float* vf = values)
         fixed (float* p = scores)
         {
             for (int g = 0; g < groupSize; g++)
             {
-                for (int i = 0; i < k; i++) qf[i] = (float)(Half)queries[g * k + i];
+                // the query rounded to f16 (ggml converts it to the cache's type), vectorized: the same rounding as the
+                // scalar cast
+                HalfPrecision.SingleToHalf(queries.Slice(g * k, k), halves[..k]);
+                HalfPrecision.HalfToSingle(halves[..k], qSpan);
                 int j = 0;
                 for (; j + 4 <= count; j += 4)
                 {
