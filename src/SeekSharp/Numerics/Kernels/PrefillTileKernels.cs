@@ -191,24 +191,50 @@ internal static unsafe class PrefillTileKernels
                 if (np > 7) Unsigned2(ref c07, ref c17, p4 + 3 * ps, u0, u1, d + 14);
             }
         }
-        Store(c00, r0); Store(c10, r1);
-        if (np > 1) { Store(c01, r0 + 2); Store(c11, r1 + 2); }
-        if (np > 2) { Store(c02, r0 + 4); Store(c12, r1 + 4); }
-        if (np > 3) { Store(c03, r0 + 6); Store(c13, r1 + 6); }
-        if (np > 4) { Store(c04, r0 + 8); Store(c14, r1 + 8); }
-        if (np > 5) { Store(c05, r0 + 10); Store(c15, r1 + 10); }
-        if (np > 6) { Store(c06, r0 + 12); Store(c16, r1 + 12); }
-        if (np > 7) { Store(c07, r0 + 14); Store(c17, r1 + 14); }
+        // (unused accumulators are zero; their results land in r0 / r1 past 2 * np and are not read)
+        Reduce(np, c00, c01, c02, c03, c04, c05, c06, c07, r0);
+        Reduce(np, c10, c11, c12, c13, c14, c15, c16, c17, r1);
     }
 
-    /// <summary>Splits an interleaved accumulator into its two tokens and reduces each with ggml's hsum.</summary>
+    /// <summary>
+    /// ggml's hsum of every token of up to eight interleaved accumulators (tokens 2k, 2k+1 in accumulator k), written
+    /// to r[0 .. 2 * np) (r holds 16 floats; up to np = 4 only r[0..7] is written).
+    /// </summary>
+    /// <remarks>
+    /// Per token, ggml adds the upper four lanes to the lower four (s_i = l_i + l_{i+4}), then (s_0 + s_2) + (s_1 + s_3).
+    /// The same additions, operand for operand, run here on all the tokens at once: the lane halves of two accumulators
+    /// are added in one register, then the s_0 / s_2 and s_1 / s_3 pairs of four accumulators, then the two partial sums.
+    /// Replaces a permute and two scalar hsums per accumulator.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector512<float> acc, float* r)
+    private static void Reduce(int np, Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3,
+        Vector512<float> a4, Vector512<float> a5, Vector512<float> a6, Vector512<float> a7, float* r)
     {
-        Vector512<float> t = Avx512F.PermuteVar16x32(acc, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
-        r[0] = Simd.HSum8(t.GetLower());
-        r[1] = Simd.HSum8(t.GetUpper());
+        Vector512<int> gather = Vector512.Create(0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+        Vector512<float> w0 = Finish(Halves(Fold(a0, a1), Fold(a2, a3)));
+        if (np <= 4)
+        {
+            Avx512F.PermuteVar16x32(w0, gather).GetLower().Store(r);
+            return;
+        }
+        Vector512<float> w1 = Finish(Halves(Fold(a4, a5), Fold(a6, a7)));
+        Avx512F.PermuteVar16x32x2(w0, gather, w1).Store(r);
     }
+
+    /// <summary>[lower 256 bits of a + upper 256 bits of a | the same for b]: s_i = l_i + l_{i+4} of a's and b's tokens.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Fold(Vector512<float> a, Vector512<float> b) =>
+        Avx512F.Shuffle4x128(a, b, 0x44) + Avx512F.Shuffle4x128(a, b, 0xEE);
+
+    /// <summary>Per 128-bit lane (one accumulator, taken from two folds): (s_0 + s_2, s_0 + s_2, s_1 + s_3, s_1 + s_3) of
+    /// its two tokens.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Halves(Vector512<float> x, Vector512<float> y) =>
+        Avx512F.Shuffle4x128(x, y, 0x88) + Avx512F.Shuffle4x128(x, y, 0xDD);
+
+    /// <summary>Per 128-bit lane: the two tokens' (s_0 + s_2) + (s_1 + s_3) in its first two floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Finish(Vector512<float> z) => z + Avx512F.Permute4x32(z, 0x4E);
 
     /// <summary>The pair's d_w * d_a (two floats at <paramref name="d"/>) repeated over the register.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
