@@ -269,7 +269,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
     /// every chosen expert's down + the shared down. Each product is the one the unbatched path makes, so the float
     /// results are the same; the weighted sum runs in the same order.
     /// </summary>
-    private void BatchedMixtureOfExperts(DeepSeek2LayerWeights w, ReadOnlySpan<float> x, int n, Span<float> y, DeepSeek2Workspace ws, WorkerPool pool)
+    private unsafe void BatchedMixtureOfExperts(DeepSeek2LayerWeights w, ReadOnlySpan<float> x, int n, Span<float> y, DeepSeek2Workspace ws, WorkerPool pool)
     {
         var c = Config;
         int d = c.EmbeddingLength, experts = c.ExpertCount, used = c.ExpertUsedCount, ff = c.ExpertFeedForwardLength;
@@ -296,49 +296,57 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
         var weights = ws.ChosenWeights.AsSpan(0, n * used);
         Route(w, logits, n, chosen, weights, ws);
 
-        // group the (token, slot) pairs by expert: members[first[e] ..] in slot order
+        // group the (token, slot) pairs by expert (a counting sort): members[first[e] ..] in slot order, and memberOf
+        // the inverse
         var members = ws.Members;
+        var memberOf = ws.MemberOf;
         var first = ws.ExpertFirst;
-        int at = 0, active = 0;
+        Array.Clear(first, 0, experts + 1);
+        for (int i = 0; i < slotsN; i++) first[chosen[i] + 1]++;
+        for (int e = 0; e < experts; e++) first[e + 1] += first[e];
+        var next = ws.ExpertNext;
+        Array.Copy(first, next, experts);
+        for (int i = 0; i < slotsN; i++)
+        {
+            int m = next[chosen[i]]++;
+            members[m] = i;
+            memberOf[i] = m;
+        }
+        int active = 0;
         for (int e = 0; e < experts; e++)
         {
-            first[e] = at;
-            for (int i = 0; i < slotsN; i++)
-                if (chosen[i] == e)
-                {
-                    x.Slice(i / used * d, d).CopyTo(f.Slice(offXe + at * d, d));
-                    members[at++] = i;
-                }
-            int cnt = at - first[e];
+            int cnt = first[e + 1] - first[e];
             if (cnt == 0) continue;
             jobs[2 * active] = new MatMulJob(w.GateExperts![e], cnt, offXe + first[e] * d, d, offG + first[e] * ff, ff, ExpertOrder: true);
             jobs[2 * active + 1] = new MatMulJob(w.UpExperts![e], cnt, offXe + first[e] * d, d, offU + first[e] * ff, ff, ExpertOrder: true);
             active++;
         }
-        first[experts] = at;
-        MatMul.MultiplyBatched(jobs.AsSpan(0, 2 * active), f, f, pool);
-        GgmlExp.SwiGluRows(f.Slice(offG, slotsN * ff), f.Slice(offU, slotsN * ff), ff);
-        if (hasShared)
-            GgmlExp.SwiGluRows(f.Slice(offSg, n * sff), f.Slice(offSu, n * sff), sff);
-
-        count = 0;
-        for (int e = 0; e < experts; e++)
+        fixed (float* px = x)
+        fixed (float* pf = f)
+        fixed (float* py = y)
         {
-            int cnt = first[e + 1] - first[e];
-            if (cnt == 0) continue;
-            jobs[count++] = new MatMulJob(w.DownExperts![e], cnt, offG + first[e] * ff, ff, offYe + first[e] * d, d, ExpertOrder: true);
-        }
-        if (hasShared)
-            jobs[count++] = new MatMulJob(w.DownShared!.Value, n, offSg, sff, offSo, d);
-        MatMul.MultiplyBatched(jobs.AsSpan(0, count), f, f, pool);
+            // the serial steps around the expert products run on the pool: the other thread would only wait
+            var moe = new MoeBody(ws, px, pf, py, d, used);
+            moe.Run(pool, MoeStep.Gather, slotsN, offXe, 0, 0);
+            MatMul.MultiplyBatched(jobs.AsSpan(0, 2 * active), f, f, pool);
+            moe.Run(pool, MoeStep.SwiGlu, slotsN, offG, offU, ff);
+            if (hasShared)
+                moe.Run(pool, MoeStep.SwiGlu, n, offSg, offSu, sff);
 
-        var slots = ws.ExpertOut.AsSpan(0, n * used * d);
-        for (int m = 0; m < at; m++)
-        {
-            int slot = members[m];
-            System.Numerics.Tensors.TensorPrimitives.Multiply(f.Slice(offYe + m * d, d), weights[slot], slots.Slice(slot * d, d));
+            count = 0;
+            for (int e = 0; e < experts; e++)
+            {
+                int cnt = first[e + 1] - first[e];
+                if (cnt == 0) continue;
+                jobs[count++] = new MatMulJob(w.DownExperts![e], cnt, offG + first[e] * ff, ff, offYe + first[e] * d, d, ExpertOrder: true);
+            }
+            if (hasShared)
+                jobs[count++] = new MatMulJob(w.DownShared!.Value, n, offSg, sff, offSo, d);
+            MatMul.MultiplyBatched(jobs.AsSpan(0, count), f, f, pool);
+
+            // per token: its weighted expert outputs, summed in slot order
+            moe.Run(pool, MoeStep.Combine, n, offYe, 0, 0);
         }
-        SumSlots(slots, n, used, d, y);
         Probe?.Invoke("ffn_moe_weights", -1, weights);
         Probe?.Invoke("ffn_moe_out", -1, y);
         if (hasShared)
@@ -425,6 +433,66 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
         }
     }
 
+    private enum MoeStep { Gather, SwiGlu, Combine }
+
+    /// <summary>
+    /// The element-wise steps of <see cref="BatchedMixtureOfExperts"/> as parallel loops, each item doing exactly what the
+    /// serial loop did for it: gathering a slot's input row, a SwiGLU row, or a token's weighted slot sum.
+    /// </summary>
+    private unsafe struct MoeBody : IParallelBody
+    {
+        private readonly DeepSeek2Workspace _ws;
+        private readonly float* _x, _f, _y;
+        private readonly int _d, _used;
+        private MoeStep _step;
+        private int _a, _b, _len;
+
+        /// <param name="x">The layer input rows, <paramref name="f"/> the scratch of the batched products, <paramref name="y"/>
+        /// the output rows: pinned by the caller while the body is used.</param>
+        public MoeBody(DeepSeek2Workspace ws, float* x, float* f, float* y, int d, int used)
+        {
+            _ws = ws;
+            _x = x; _f = f; _y = y;
+            _d = d; _used = used;
+        }
+
+        public void Run(WorkerPool pool, MoeStep step, int count, int a, int b, int len)
+        {
+            _step = step; _a = a; _b = b; _len = len;
+            pool.For(count, ref this, step == MoeStep.SwiGlu ? Math.Max(1, 8192 / Math.Max(1, len)) : 8);
+        }
+
+        public readonly void Execute(int start, int end)
+        {
+            int d = _d;
+            switch (_step)
+            {
+                case MoeStep.Gather:
+                    for (int m = start; m < end; m++)
+                        new ReadOnlySpan<float>(_x + (long)(_ws.Members[m] / _used) * d, d).CopyTo(new Span<float>(_f + _a + (long)m * d, d));
+                    break;
+                case MoeStep.SwiGlu:
+                    GgmlExp.SwiGluRows(new Span<float>(_f + _a + (long)start * _len, (end - start) * _len),
+                        new ReadOnlySpan<float>(_f + _b + (long)start * _len, (end - start) * _len), _len);
+                    break;
+                default:
+                    var slots = _ws.ExpertOut;
+                    var weights = _ws.ChosenWeights;
+                    for (int t = start; t < end; t++)
+                    {
+                        for (int s = 0; s < _used; s++)
+                        {
+                            int slot = t * _used + s;
+                            System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(_f + _a + (long)_ws.MemberOf[slot] * d, d),
+                                weights[slot], slots.AsSpan(slot * d, d));
+                        }
+                        SumSlots(slots.AsSpan(t * _used * d, _used * d), 1, _used, d, new Span<float>(_y + (long)t * d, d));
+                    }
+                    break;
+            }
+        }
+    }
+
     /// <summary>One (token, head) pair per work item: the head's latent query attends over the cached latent rows.</summary>
     private readonly struct LatentAttentionBody(DeepSeek2Transformer model, KvCache cache, DeepSeek2Workspace ws, int layer, int pos0, int n) : IParallelBody
     {
@@ -497,6 +565,8 @@ public sealed class DeepSeek2Workspace : IForwardWorkspace
         Chosen = new int[maxTokens * used];
         ChosenWeights = new float[maxTokens * used];
         Members = new int[maxTokens * used];
+        MemberOf = new int[maxTokens * used];
+        ExpertNext = new int[Math.Max(1, c.ExpertCount) + 1];
         ExpertIn = new float[maxTokens * d];
         ExpertY = new float[maxTokens * d];
         ExpertOut = new float[maxTokens * used * d];
@@ -576,6 +646,8 @@ public sealed class DeepSeek2Workspace : IForwardWorkspace
     internal int[] Chosen { get; }
     internal float[] ChosenWeights { get; }
     internal int[] Members { get; }
+    internal int[] MemberOf { get; }
+    internal int[] ExpertNext { get; }
     internal float[] ExpertIn { get; }
     internal float[] ExpertY { get; }
     internal float[] ExpertOut { get; }
