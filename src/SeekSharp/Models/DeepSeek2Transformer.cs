@@ -459,7 +459,8 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
         public void Run(WorkerPool pool, MoeStep step, int count, int a, int b, int len)
         {
             _step = step; _a = a; _b = b; _len = len;
-            pool.For(count, ref this, step == MoeStep.SwiGlu ? Math.Max(1, 8192 / Math.Max(1, len)) : 8);
+            // chunks of at least ~32K values (SwiGLU rows) or 8 rows, so a decode step runs inline without a hand-off
+            pool.For(count, ref this, step == MoeStep.SwiGlu ? Math.Max(1, 32768 / Math.Max(1, len)) : 8);
         }
 
         public readonly void Execute(int start, int end)

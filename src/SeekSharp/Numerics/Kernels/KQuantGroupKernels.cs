@@ -41,15 +41,28 @@ internal static unsafe class KQuantGroups
 
     /// <summary>True when a grouped kernel runs for <paramref name="n"/> tokens of <typeparamref name="TKernel"/> weights.</summary>
     public static bool Applies<TKernel>(int width, int n) where TKernel : struct, IDotKernel =>
-        KernelSettings.GroupedKQuantPrefill && width >= 512 && n >= (KernelSettings.PaddedKQuantGroups ? 2 : GroupTokens) &&
+        KernelSettings.GroupedKQuantPrefill && width >= 512 &&
+        n >= (KernelSettings.PaddedKQuantGroups ? Math.Min(GroupTokens, PadFrom<TKernel>(width)) : GroupTokens) &&
         (typeof(TKernel) == typeof(Q4_KKernel) || typeof(TKernel) == typeof(Q5_KKernel) || typeof(TKernel) == typeof(Q6_KKernel));
+
+    /// <summary>True when leftover tokens of a grouped Q4_K / Q6_K call run through the one-row decode kernels
+    /// (<see cref="KQuantDecode.Q4K1"/>, <see cref="KQuantDecode.Q6K1"/>) instead of the four-token and generic kernels.</summary>
+    public static bool FastTail<TKernel>(int width) where TKernel : struct, IDotKernel =>
+        KernelSettings.PaddedKQuantGroups && KQuantDecode.AppliesOneRow(width) &&
+        (typeof(TKernel) == typeof(Q4_KKernel) || typeof(TKernel) == typeof(Q6_KKernel));
+
+    /// <summary>
+    /// The smallest leftover worth a padded group: one group pass costs about as much as four tokens through the fast
+    /// one-row Q4_K / Q6_K kernels, and about as much as 1.5 tokens through the generic Q5_K one.
+    /// </summary>
+    public static int PadFrom<TKernel>(int width) where TKernel : struct, IDotKernel => FastTail<TKernel>(width) ? 5 : 2;
 
     /// <summary>
     /// Groups for <paramref name="n"/> tokens: the full ones, plus (when <paramref name="padded"/>) a last partial group
-    /// of two or more tokens, filled up with copies of the last token. A single leftover token stays with the
-    /// single-token kernel, which costs less than a whole group pass.
+    /// of <paramref name="padFrom"/> or more tokens, filled up with copies of the last token. Fewer leftover tokens stay
+    /// with the single-token kernels, which cost less than a whole group pass.
     /// </summary>
-    public static int GroupCount(int n, bool padded) => padded && n % GroupTokens >= 2 ? n / GroupTokens + 1 : n / GroupTokens;
+    public static int GroupCount(int n, bool padded, int padFrom) => padded && n % GroupTokens >= padFrom ? n / GroupTokens + 1 : n / GroupTokens;
 
     /// <summary>
     /// Rearranges the Q8_K activation rows (ggml layout, <paramref name="actRow"/> bytes apart) of tokens 8g .. 8g+7 into

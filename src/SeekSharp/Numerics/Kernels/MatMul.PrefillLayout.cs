@@ -15,7 +15,7 @@ public static unsafe partial class MatMul
     private struct PrefillLayout
     {
         public byte Kind;
-        public bool Tiled, Q6, Whole;
+        public bool Tiled, Q6, Whole, FastTail;
         public int Nb;            // blocks per row in the layout's block size (32 or 256 values)
         public int N;             // tokens
         public long Items;        // token pairs or token groups
@@ -47,7 +47,8 @@ public static unsafe partial class MatMul
                 p.Q6 = typeof(TKernel) == typeof(Q6_KKernel);
                 p.Nb = cols / 256;
                 p.N = n;
-                p.Items = KQuantGroups.GroupCount(n, KernelSettings.PaddedKQuantGroups);
+                p.Items = KQuantGroups.GroupCount(n, KernelSettings.PaddedKQuantGroups, KQuantGroups.PadFrom<TKernel>(width));
+                p.FastTail = KQuantGroups.FastTail<TKernel>(width);
                 p.Bytes = p.Items * (long)p.Nb * KQuantGroups.GroupBlockBytes;
             }
             return p;
@@ -96,6 +97,7 @@ public static unsafe partial class MatMul
             body.Tiled = Tiled;
             body.Whole = Whole;
             body.Groups = Kind == LayoutGroups ? (int)Items : 0;
+            body.FastTail = FastTail;
         }
     }
 

@@ -403,7 +403,7 @@ public static unsafe partial class MatMul
         public long RowBytes, ActRow, PairStride, GroupStride;
         public int Rows, Cols, N, Width, RowTile, Nb, ScaleStride, Groups;
         public float* Scales;
-        public bool Tiled, Whole;
+        public bool Tiled, Whole, FastTail;
 
         public readonly void Execute(int start, int end)
         {
@@ -468,8 +468,8 @@ public static unsafe partial class MatMul
         }
 
         /// <summary>Grouped Q4_K / Q5_K / Q6_K prefill (<see cref="KQuantGroups"/>): eight tokens per weight row at a time (a
-        /// padded last group stores only its real tokens), then the remaining tokens with the four-token and single-token
-        /// kernels on the ggml-layout activations.</summary>
+        /// padded last group stores only its real tokens), then the remaining tokens with the one-row decode kernels
+        /// (<see cref="FastTail"/>) or the four-token and single-token kernels on the ggml-layout activations.</summary>
         private readonly void ExecuteGrouped(int start, int end)
         {
             float* eight = stackalloc float[8];
@@ -503,6 +503,14 @@ public static unsafe partial class MatMul
                 {
                     byte* row = W + r * RowBytes;
                     int t = tail;
+                    if (FastTail)
+                    {
+                        for (; t < N; t++)
+                            Y[(long)t * Rows + r] = typeof(TKernel) == typeof(Q6_KKernel)
+                                ? KQuantDecode.Q6K1(row, A + t * ActRow, Cols)
+                                : KQuantDecode.Q4K1(row, A + t * ActRow, Cols);
+                        continue;
+                    }
                     for (; t + 4 <= N; t += 4)
                     {
                         TKernel.Dot4(row, A + t * ActRow, ActRow, Cols, Width, four);
