@@ -42,11 +42,12 @@ internal static class KernelSettings
     public static volatile bool WholeGroupTiles = true;
 
     /// <summary>
-    /// When true, grouped K-quant prefill (<see cref="KQuantGroups"/>) also runs a last partial group of two or more
-    /// tokens (and a token count below eight) as a group padded with copies of its last token, whose results are dropped:
-    /// one grouped pass over the rows costs less than the four-token kernel on four tokens, so a MoE expert fed a dozen
-    /// tokens no longer runs its last four through it; when false such tokens go through the four-token and single-token
-    /// kernels; bit-identical, tests flip this to cover both.
+    /// When true, grouped K-quant prefill (<see cref="KQuantGroups"/>) handles the tokens past the last full group of
+    /// eight the cheap way: Q4_K / Q6_K leftovers run through the one-row decode kernels, and from five leftovers (Q5_K:
+    /// two) they form a group padded with copies of the last token, whose results are dropped (one grouped pass costs
+    /// about four fast one-row passes, and less than the four-token kernel on four tokens), so a MoE expert fed a dozen
+    /// tokens no longer runs its last four through the four-token kernel; when false such tokens go through the
+    /// four-token and single-token kernels; bit-identical, tests flip this to cover both.
     /// </summary>
     public static volatile bool PaddedKQuantGroups = true;
 
