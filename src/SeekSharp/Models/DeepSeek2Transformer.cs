@@ -178,7 +178,15 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
             if (cache.Type == KvCacheType.F16)
                 ws.UpdateLatentColumns(cache, l, pos0, pos0 + n, row, kvLora);
             var body = new LatentAttentionBody(this, cache, ws, l, pos0, n);
-            // Batched f16: one work item per token widens the shared latent rows once for all heads (MLA is one KV head).
+            if (body.Grouped)
+            {
+                // every token of the batch reads a prefix of the same cached rows: widen them to f32 once per layer
+                // instead of once per token
+                int total = pos0 + n;
+                GroupedAttention.Widen(cache.Keys16(l), row, row, total, ws.LatentColumns(l), ws.LatentColumnStride, kvLora, total,
+                    ws.WideKeys(total * row), ws.WideValues(kvLora * LatentAttention.PaddedLength(total)));
+            }
+            // Batched f16: one work item per token runs all heads over the rows widened above (MLA is one KV head).
             pool.For(body.Grouped ? n : n * heads, ref body);
             Probe?.Invoke("kqv", l, ws.AttLatent.AsSpan(0, n * heads * kvLora));
 
@@ -262,7 +270,7 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
     /// every chosen expert's down + the shared down. Each product is the one the unbatched path makes, so the float
     /// results are the same; the weighted sum runs in the same order.
     /// </summary>
-    private void BatchedMixtureOfExperts(DeepSeek2LayerWeights w, ReadOnlySpan<float> x, int n, Span<float> y, DeepSeek2Workspace ws, WorkerPool pool)
+    private unsafe void BatchedMixtureOfExperts(DeepSeek2LayerWeights w, ReadOnlySpan<float> x, int n, Span<float> y, DeepSeek2Workspace ws, WorkerPool pool)
     {
         var c = Config;
         int d = c.EmbeddingLength, experts = c.ExpertCount, used = c.ExpertUsedCount, ff = c.ExpertFeedForwardLength;
@@ -289,49 +297,57 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
         var weights = ws.ChosenWeights.AsSpan(0, n * used);
         Route(w, logits, n, chosen, weights, ws);
 
-        // group the (token, slot) pairs by expert: members[first[e] ..] in slot order
+        // group the (token, slot) pairs by expert (a counting sort): members[first[e] ..] in slot order, and memberOf
+        // the inverse
         var members = ws.Members;
+        var memberOf = ws.MemberOf;
         var first = ws.ExpertFirst;
-        int at = 0, active = 0;
+        Array.Clear(first, 0, experts + 1);
+        for (int i = 0; i < slotsN; i++) first[chosen[i] + 1]++;
+        for (int e = 0; e < experts; e++) first[e + 1] += first[e];
+        var next = ws.ExpertNext;
+        Array.Copy(first, next, experts);
+        for (int i = 0; i < slotsN; i++)
+        {
+            int m = next[chosen[i]]++;
+            members[m] = i;
+            memberOf[i] = m;
+        }
+        int active = 0;
         for (int e = 0; e < experts; e++)
         {
-            first[e] = at;
-            for (int i = 0; i < slotsN; i++)
-                if (chosen[i] == e)
-                {
-                    x.Slice(i / used * d, d).CopyTo(f.Slice(offXe + at * d, d));
-                    members[at++] = i;
-                }
-            int cnt = at - first[e];
+            int cnt = first[e + 1] - first[e];
             if (cnt == 0) continue;
             jobs[2 * active] = new MatMulJob(w.GateExperts![e], cnt, offXe + first[e] * d, d, offG + first[e] * ff, ff, ExpertOrder: true);
             jobs[2 * active + 1] = new MatMulJob(w.UpExperts![e], cnt, offXe + first[e] * d, d, offU + first[e] * ff, ff, ExpertOrder: true);
             active++;
         }
-        first[experts] = at;
-        MatMul.MultiplyBatched(jobs.AsSpan(0, 2 * active), f, f, pool);
-        GgmlExp.SwiGluRows(f.Slice(offG, slotsN * ff), f.Slice(offU, slotsN * ff), ff);
-        if (hasShared)
-            GgmlExp.SwiGluRows(f.Slice(offSg, n * sff), f.Slice(offSu, n * sff), sff);
-
-        count = 0;
-        for (int e = 0; e < experts; e++)
+        fixed (float* px = x)
+        fixed (float* pf = f)
+        fixed (float* py = y)
         {
-            int cnt = first[e + 1] - first[e];
-            if (cnt == 0) continue;
-            jobs[count++] = new MatMulJob(w.DownExperts![e], cnt, offG + first[e] * ff, ff, offYe + first[e] * d, d, ExpertOrder: true);
-        }
-        if (hasShared)
-            jobs[count++] = new MatMulJob(w.DownShared!.Value, n, offSg, sff, offSo, d);
-        MatMul.MultiplyBatched(jobs.AsSpan(0, count), f, f, pool);
+            // the serial steps around the expert products run on the pool: the other thread would only wait
+            var moe = new MoeBody(ws, px, pf, py, d, used);
+            moe.Run(pool, MoeStep.Gather, slotsN, offXe, 0, 0);
+            MatMul.MultiplyBatched(jobs.AsSpan(0, 2 * active), f, f, pool);
+            moe.Run(pool, MoeStep.SwiGlu, slotsN, offG, offU, ff);
+            if (hasShared)
+                moe.Run(pool, MoeStep.SwiGlu, n, offSg, offSu, sff);
 
-        var slots = ws.ExpertOut.AsSpan(0, n * used * d);
-        for (int m = 0; m < at; m++)
-        {
-            int slot = members[m];
-            System.Numerics.Tensors.TensorPrimitives.Multiply(f.Slice(offYe + m * d, d), weights[slot], slots.Slice(slot * d, d));
+            count = 0;
+            for (int e = 0; e < experts; e++)
+            {
+                int cnt = first[e + 1] - first[e];
+                if (cnt == 0) continue;
+                jobs[count++] = new MatMulJob(w.DownExperts![e], cnt, offG + first[e] * ff, ff, offYe + first[e] * d, d, ExpertOrder: true);
+            }
+            if (hasShared)
+                jobs[count++] = new MatMulJob(w.DownShared!.Value, n, offSg, sff, offSo, d);
+            MatMul.MultiplyBatched(jobs.AsSpan(0, count), f, f, pool);
+
+            // per token: its weighted expert outputs, summed in slot order
+            moe.Run(pool, MoeStep.Combine, n, offYe, 0, 0);
         }
-        SumSlots(slots, n, used, d, y);
         Probe?.Invoke("ffn_moe_weights", -1, weights);
         Probe?.Invoke("ffn_moe_out", -1, y);
         if (hasShared)
@@ -418,6 +434,67 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
         }
     }
 
+    private enum MoeStep { Gather, SwiGlu, Combine }
+
+    /// <summary>
+    /// The element-wise steps of <see cref="BatchedMixtureOfExperts"/> as parallel loops, each item doing exactly what the
+    /// serial loop did for it: gathering a slot's input row, a SwiGLU row, or a token's weighted slot sum.
+    /// </summary>
+    private unsafe struct MoeBody : IParallelBody
+    {
+        private readonly DeepSeek2Workspace _ws;
+        private readonly float* _x, _f, _y;
+        private readonly int _d, _used;
+        private MoeStep _step;
+        private int _a, _b, _len;
+
+        /// <param name="x">The layer input rows, <paramref name="f"/> the scratch of the batched products, <paramref name="y"/>
+        /// the output rows: pinned by the caller while the body is used.</param>
+        public MoeBody(DeepSeek2Workspace ws, float* x, float* f, float* y, int d, int used)
+        {
+            _ws = ws;
+            _x = x; _f = f; _y = y;
+            _d = d; _used = used;
+        }
+
+        public void Run(WorkerPool pool, MoeStep step, int count, int a, int b, int len)
+        {
+            _step = step; _a = a; _b = b; _len = len;
+            // chunks of at least ~32K values (SwiGLU rows) or 8 rows, so a decode step runs inline without a hand-off
+            pool.For(count, ref this, step == MoeStep.SwiGlu ? Math.Max(1, 32768 / Math.Max(1, len)) : 8);
+        }
+
+        public readonly void Execute(int start, int end)
+        {
+            int d = _d;
+            switch (_step)
+            {
+                case MoeStep.Gather:
+                    for (int m = start; m < end; m++)
+                        new ReadOnlySpan<float>(_x + (long)(_ws.Members[m] / _used) * d, d).CopyTo(new Span<float>(_f + _a + (long)m * d, d));
+                    break;
+                case MoeStep.SwiGlu:
+                    GgmlExp.SwiGluRows(new Span<float>(_f + _a + (long)start * _len, (end - start) * _len),
+                        new ReadOnlySpan<float>(_f + _b + (long)start * _len, (end - start) * _len), _len);
+                    break;
+                default:
+                    var slots = _ws.ExpertOut;
+                    var weights = _ws.ChosenWeights;
+                    for (int t = start; t < end; t++)
+                    {
+                        for (int s = 0; s < _used; s++)
+                        {
+                            int slot = t * _used + s;
+                            System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(_f + _a + (long)_ws.MemberOf[slot] * d, d),
+                                weights[slot], slots.AsSpan(slot * d, d));
+                        }
+                        SumSlots(slots.AsSpan(t * _used * d, _used * d), 1, _used, d, new Span<float>(_y + (long)t * d, d));
+                    }
+                    break;
+            }
+        }
+    }
+
     /// <summary>One (token, head) pair per work item: the head's latent query attends over the cached latent rows.</summary>
     private readonly struct LatentAttentionBody(DeepSeek2Transformer model, KvCache cache, DeepSeek2Workspace ws, int layer, int pos0, int n) : IParallelBody
     {
@@ -432,10 +509,12 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
             var scores = ws.ScoresFor(LatentAttention.PaddedLength(pos0 + n));
             if (Grouped)
             {
+                int total = pos0 + n;
+                var keys = ws.WideKeys(total * row);
+                var values = ws.WideValues(kvLora * LatentAttention.PaddedLength(total));
                 for (int t = start; t < end; t++)
-                    GroupedAttention.GroupF16(ws.QFull.AsSpan(t * heads * row, heads * row), heads, cache.Keys16(layer), row,
-                        ws.LatentColumns(layer), ws.LatentColumnStride, pos0 + n, kvLora, pos0 + t + 1, scale, scores,
-                        ws.AttLatent.AsSpan(t * heads * kvLora, heads * kvLora));
+                    GroupedAttention.Group(ws.QFull.AsSpan(t * heads * row, heads * row), heads, keys, values, total, kvLora,
+                        pos0 + t + 1, scale, scores, ws.AttLatent.AsSpan(t * heads * kvLora, heads * kvLora));
                 return;
             }
             for (int item = start; item < end; item++)
@@ -488,6 +567,8 @@ public sealed class DeepSeek2Workspace : IForwardWorkspace
         Chosen = new int[maxTokens * used];
         ChosenWeights = new float[maxTokens * used];
         Members = new int[maxTokens * used];
+        MemberOf = new int[maxTokens * used];
+        ExpertNext = new int[Math.Max(1, c.ExpertCount) + 1];
         ExpertIn = new float[maxTokens * d];
         ExpertY = new float[maxTokens * d];
         ExpertOut = new float[maxTokens * used * d];
@@ -567,6 +648,8 @@ public sealed class DeepSeek2Workspace : IForwardWorkspace
     internal int[] Chosen { get; }
     internal float[] ChosenWeights { get; }
     internal int[] Members { get; }
+    internal int[] MemberOf { get; }
+    internal int[] ExpertNext { get; }
     internal float[] ExpertIn { get; }
     internal float[] ExpertY { get; }
     internal float[] ExpertOut { get; }
@@ -574,7 +657,21 @@ public sealed class DeepSeek2Workspace : IForwardWorkspace
     internal MatMulJob[] Jobs { get; }
     internal float[] RopeCos { get; }
 
-    private float[] _scratch = Array.Empty<float>();
+    private float[] _scratch = Array.Empty<float>(), _wideKeys = Array.Empty<float>(), _wideValues = Array.Empty<float>();
+
+    /// <summary>The batch's cached key rows widened to f32 for the grouped attention (grown on demand, then reused).</summary>
+    internal Span<float> WideKeys(int length)
+    {
+        if (_wideKeys.Length < length) _wideKeys = new float[length];
+        return _wideKeys.AsSpan(0, length);
+    }
+
+    /// <summary>The batch's transposed latents widened to f32 for the grouped attention (grown on demand, then reused).</summary>
+    internal Span<float> WideValues(int length)
+    {
+        if (_wideValues.Length < length) _wideValues = new float[length];
+        return _wideValues.AsSpan(0, length);
+    }
 
     /// <summary>Scratch of the batched products (grown on demand to the largest batch seen, then reused).</summary>
     internal Span<float> Scratch(int length)

@@ -12,6 +12,8 @@ public class GroupedAttentionTests
     [Theory]
     [InlineData(512, 7, 64, 64)]
     [InlineData(512, 6, 128, 128)]
+    [InlineData(512, 16, 48, 18)] // deepseek2's sixteen heads: four-head tiles only, value rows not a multiple of four
+    [InlineData(512, 5, 32, 7)]   // one four-head tile and a head left over
     [InlineData(256, 2, 32, 48)]
     [InlineData(0, 3, 16, 16)]
     public void GroupEqualsPerHeadCalls(int width, int groupSize, int keyLength, int valueLength)

@@ -6,8 +6,9 @@ namespace SeekSharp.Tests.Kernels;
 
 /// <summary>
 /// The grouped Q4_K / Q5_K / Q6_K prefill kernels (eight tokens per weight row, activations rearranged once per call) must give exactly
-/// the single-token results for every token count (full groups, tails of 1-7 tokens), threaded or not; switching it off
-/// (or running below 512 bits) falls back to the four-token kernel with the same results.
+/// the single-token results for every token count (full groups, tails of 1-7 tokens), threaded or not, with a partial last
+/// group padded (<see cref="KernelSettings.PaddedKQuantGroups"/>) or left to the four-token and single-token kernels;
+/// switching it off (or running below 512 bits) falls back to the four-token kernel with the same results.
 /// </summary>
 [Collection("Kernels")]
 public unsafe class GroupedKQuantPrefillTests
@@ -56,15 +57,16 @@ public unsafe class GroupedKQuantPrefillTests
             var m = new WeightMatrix(type, rows, cols, pw);
             for (int t = 0; t < maxN; t++)
                 MatMul.Multiply(m, x.AsSpan(t * cols, cols), 1, single.AsSpan(t * rows, rows), pool1);
-            foreach (int n in new[] { 2, 7, 8, 9, 12, 15, 16, 17, 24, 33 })
+            foreach (int n in new[] { 2, 3, 5, 7, 8, 9, 10, 12, 13, 15, 16, 17, 24, 33 })
             {
-                foreach (bool grouped in new[] { true, false })
+                foreach (var (grouped, padded) in new[] { (true, true), (true, false), (false, true) })
                 foreach (int width in new[] { 512, 256 })
                 foreach (var pool in new[] { pool1, pool2 })
                 {
                     var y = new float[n * rows];
-                    bool old = KernelSettings.GroupedKQuantPrefill;
+                    bool old = KernelSettings.GroupedKQuantPrefill, oldPadded = KernelSettings.PaddedKQuantGroups;
                     KernelSettings.GroupedKQuantPrefill = grouped;
+                    KernelSettings.PaddedKQuantGroups = padded;
                     try
                     {
                         using (new ForcedWidth(width))
@@ -73,10 +75,11 @@ public unsafe class GroupedKQuantPrefillTests
                     finally
                     {
                         KernelSettings.GroupedKQuantPrefill = old;
+                        KernelSettings.PaddedKQuantGroups = oldPadded;
                     }
                     for (int i = 0; i < y.Length; i++)
                         Assert.True(BitConverter.SingleToInt32Bits(single[i]) == BitConverter.SingleToInt32Bits(y[i]),
-                            $"n={n} grouped={grouped} width={width} threads={pool.ThreadCount} token {i / rows} row {i % rows}: {y[i]} != {single[i]}");
+                            $"n={n} grouped={grouped} padded={padded} width={width} threads={pool.ThreadCount} token {i / rows} row {i % rows}: {y[i]} != {single[i]}");
                 }
             }
         }

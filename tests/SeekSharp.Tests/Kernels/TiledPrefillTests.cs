@@ -8,12 +8,17 @@ namespace SeekSharp.Tests.Kernels;
 /// The row-tiled Q8_0/Q4_0/Q5_0 prefill kernels (<see cref="PrefillTileKernels"/>: two rows x 8/4/1 token pairs,
 /// precomputed -a or offset lane sums) must give exactly the single-token results and ggml's mul_mat for every token
 /// count (odd tails, leftover pairs), row count (odd last row) and column count, threaded or not; switching them off
-/// (old paired kernel) or lowering the vector width (four-token and single-token kernels) must not change a bit.
+/// (old paired kernel) or lowering the vector width (four-token and single-token kernels) must not change a bit, and
+/// neither must <see cref="KernelSettings.WholeGroupTiles"/> (any pair count per call, an odd last token padded to a pair
+/// with a copy of itself, versus power-of-two pieces and a single-token pass).
 /// </summary>
 [Collection("Kernels")]
 public unsafe class TiledPrefillTests
 {
     private static readonly int[] TokenCounts = [.. Enumerable.Range(1, 17), 27, 35]; // 27: 8+4+1 pairs + odd; 35: 8+8+1 pairs + odd
+
+    // (tiled, whole groups): the row-tiled kernel with either group walk, and the paired kernel
+    private static readonly (bool Tiled, bool Whole)[] Modes = [(true, true), (true, false), (false, true)];
 
     [Theory]
     [InlineData(GgmlType.Q8_0)]
@@ -31,14 +36,16 @@ public unsafe class TiledPrefillTests
             float[] x = ReferenceQuant.RandomActivations(maxN * cols, rng);
             float[] single = SingleTokenResults(type, w, rows, cols, x, maxN, pool1);
             foreach (int n in TokenCounts)
-            foreach (bool tiled in new[] { true, false })
+            foreach (var (tiled, whole) in Modes)
             foreach (int width in new[] { 512, 256, 128, 0 })
             foreach (var pool in new[] { pool1, pool2 })
             {
                 if (width == 0 && pool == pool2)
                     continue; // the scalar path is slow and has no threading of its own to cover
-                float[] y = Multiply(type, w, rows, cols, x, n, pool, tiled, width);
-                AssertSame(single, y, $"{type} {rows}x{cols} n={n} tiled={tiled} width={width} threads={pool.ThreadCount}");
+                if (width < 512 && !whole)
+                    continue; // the group walk only exists on the 512-bit path
+                float[] y = Multiply(type, w, rows, cols, x, n, pool, tiled, width, whole);
+                AssertSame(single, y, $"{type} {rows}x{cols} n={n} tiled={tiled} whole={whole} width={width} threads={pool.ThreadCount}");
             }
         }
     }
@@ -53,12 +60,13 @@ public unsafe class TiledPrefillTests
         var rng = new Random(43 + (int)type);
         using var pool = new WorkerPool(2);
         foreach (var (rows, cols) in new[] { (37, 160), (24, 32 * 37) })
-        foreach (int n in new[] { 2, 9, 17, 35 })
+        foreach (int n in new[] { 2, 9, 12, 13, 17, 35 })
         {
             byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
             float[] x = ReferenceQuant.RandomActivations(n * cols, rng);
             float[] expected = GgmlCpu.MulMat(type, w, rows, cols, x, n, 1);
             AssertSame(expected, Multiply(type, w, rows, cols, x, n, pool, tiled: true, 512), $"{type} {rows}x{cols} n={n} vs ggml");
+            AssertSame(expected, Multiply(type, w, rows, cols, x, n, pool, tiled: true, 512, whole: false), $"{type} {rows}x{cols} n={n} split groups vs ggml");
         }
     }
 
@@ -92,6 +100,7 @@ public unsafe class TiledPrefillTests
         using var pool = new WorkerPool(1);
         float[] single = SingleTokenResults(type, w, rows, cols, x, n, pool);
         AssertSame(single, Multiply(type, w, rows, cols, x, n, pool, tiled: true, 512), $"{type} extremes tiled");
+        AssertSame(single, Multiply(type, w, rows, cols, x, n, pool, tiled: true, 512, whole: false), $"{type} extremes tiled, split groups");
         AssertSame(single, Multiply(type, w, rows, cols, x, n, pool, tiled: false, 512), $"{type} extremes paired");
         if (GgmlCpu.Available)
             AssertSame(GgmlCpu.MulMat(type, w, rows, cols, x, n, 1), Multiply(type, w, rows, cols, x, n, pool, tiled: true, 512), $"{type} extremes vs ggml");
@@ -109,11 +118,12 @@ public unsafe class TiledPrefillTests
         return y;
     }
 
-    private static float[] Multiply(GgmlType type, byte[] w, int rows, int cols, float[] x, int n, WorkerPool pool, bool tiled, int width)
+    private static float[] Multiply(GgmlType type, byte[] w, int rows, int cols, float[] x, int n, WorkerPool pool, bool tiled, int width, bool whole = true)
     {
         var y = new float[n * rows];
-        bool old = KernelSettings.TiledPrefill;
+        bool old = KernelSettings.TiledPrefill, oldWhole = KernelSettings.WholeGroupTiles;
         KernelSettings.TiledPrefill = tiled;
+        KernelSettings.WholeGroupTiles = whole;
         try
         {
             using (new ForcedWidth(width))
@@ -123,6 +133,7 @@ public unsafe class TiledPrefillTests
         finally
         {
             KernelSettings.TiledPrefill = old;
+            KernelSettings.WholeGroupTiles = oldWhole;
         }
         return y;
     }

@@ -41,15 +41,36 @@ internal static unsafe class KQuantGroups
 
     /// <summary>True when a grouped kernel runs for <paramref name="n"/> tokens of <typeparamref name="TKernel"/> weights.</summary>
     public static bool Applies<TKernel>(int width, int n) where TKernel : struct, IDotKernel =>
-        KernelSettings.GroupedKQuantPrefill && width >= 512 && n >= GroupTokens &&
+        KernelSettings.GroupedKQuantPrefill && width >= 512 &&
+        n >= (KernelSettings.PaddedKQuantGroups ? Math.Min(GroupTokens, PadFrom<TKernel>(width)) : GroupTokens) &&
         (typeof(TKernel) == typeof(Q4_KKernel) || typeof(TKernel) == typeof(Q5_KKernel) || typeof(TKernel) == typeof(Q6_KKernel));
+
+    /// <summary>True when leftover tokens of a grouped Q4_K / Q6_K call run through the one-row decode kernels
+    /// (<see cref="KQuantDecode.Q4K1"/>, <see cref="KQuantDecode.Q6K1"/>) instead of the four-token and generic kernels.</summary>
+    public static bool FastTail<TKernel>(int width) where TKernel : struct, IDotKernel =>
+        KernelSettings.PaddedKQuantGroups && KQuantDecode.AppliesOneRow(width) &&
+        (typeof(TKernel) == typeof(Q4_KKernel) || typeof(TKernel) == typeof(Q6_KKernel));
+
+    /// <summary>
+    /// The smallest leftover worth a padded group: one group pass costs about as much as four tokens through the fast
+    /// one-row Q4_K / Q6_K kernels, and about as much as 1.5 tokens through the generic Q5_K one.
+    /// </summary>
+    public static int PadFrom<TKernel>(int width) where TKernel : struct, IDotKernel => FastTail<TKernel>(width) ? 5 : 2;
+
+    /// <summary>
+    /// Groups for <paramref name="n"/> tokens: the full ones, plus (when <paramref name="padded"/>) a last partial group
+    /// of <paramref name="padFrom"/> or more tokens, filled up with copies of the last token. Fewer leftover tokens stay
+    /// with the single-token kernels, which cost less than a whole group pass.
+    /// </summary>
+    public static int GroupCount(int n, bool padded, int padFrom) => padded && n % GroupTokens >= padFrom ? n / GroupTokens + 1 : n / GroupTokens;
 
     /// <summary>
     /// Rearranges the Q8_K activation rows (ggml layout, <paramref name="actRow"/> bytes apart) of tokens 8g .. 8g+7 into
     /// group g of <paramref name="groups"/> for g in [<paramref name="firstGroup"/>, <paramref name="endGroup"/>), in the
-    /// layout of the Q4_K / Q5_K kernel (<paramref name="q6"/> false) or the Q6_K kernel.
+    /// layout of the Q4_K / Q5_K kernel (<paramref name="q6"/> false) or the Q6_K kernel. Token indices past the last of
+    /// the <paramref name="n"/> tokens repeat the last one (a padded group).
     /// </summary>
-    public static void BuildGroups(bool q6, byte* act, long actRow, int nb, byte* groups, int firstGroup, int endGroup)
+    public static void BuildGroups(bool q6, byte* act, long actRow, int n, int nb, byte* groups, int firstGroup, int endGroup)
     {
         long groupStride = (long)nb * GroupBlockBytes;
         for (int g = firstGroup; g < endGroup; g++)
@@ -59,7 +80,7 @@ internal static unsafe class KQuantGroups
             {
                 for (int t = 0; t < GroupTokens; t++)
                 {
-                    byte* y = act + (long)(GroupTokens * g + t) * actRow + (long)b * KQuant.Q8K;
+                    byte* y = act + (long)Math.Min(GroupTokens * g + t, n - 1) * actRow + (long)b * KQuant.Q8K;
                     byte* q = y + 4;
                     byte* o = dst + 256 * t;
                     short* bs = (short*)(y + 260);
@@ -144,7 +165,7 @@ internal static unsafe class Q4KGroup
     // Compiled fully optimized at the first call: one call runs only a row's blocks, too few for on-stack replacement,
     // so the unoptimized first tier would otherwise run whole first prompts (see PrefillTileKernels).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void DotGroup<TBits>(byte* x, byte* group, int nb, float* result) where TBits : struct
+    public static void DotGroup<TBits>(byte* x, byte* group, int nb, float* result, long ahead = 0) where TBits : struct
     {
         bool five = typeof(TBits) == typeof(Five);
         int blockBytes = five ? 176 : 144, qsOffset = five ? 48 : 16;
@@ -155,6 +176,13 @@ internal static unsafe class Q4KGroup
 
         for (int i = 0; i < nb; i++, x += blockBytes, group += KQuantGroups.GroupBlockBytes)
         {
+            if (ahead != 0)
+            {
+                // the next row's matching super-block: MoE experts stream their weights from DRAM once per call
+                Sse.Prefetch0(x + ahead);
+                Sse.Prefetch0(x + ahead + 64);
+                Sse.Prefetch0(x + ahead + blockBytes - 1);
+            }
             float dw = Fp16.ToFloat(x), dmw = Fp16.ToFloat(x + 2);
             Vector256<byte> sm = ScalesMins(x + 4).ToVector256Unsafe();
             Vector512<short> sA = KQuantGroups.Spread(sm, idxA, signed: false);
@@ -275,13 +303,20 @@ internal static unsafe class Q6KGroup
     // Compiled fully optimized at the first call: one call runs only a row's blocks, too few for on-stack replacement,
     // so the unoptimized first tier would otherwise run whole first prompts (see PrefillTileKernels).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void DotGroup(byte* x, byte* group, int nb, float* result)
+    public static void DotGroup(byte* x, byte* group, int nb, float* result, long ahead = 0)
     {
         Vector512<float> acc01 = default, acc23 = default, acc45 = default, acc67 = default;
         Vector512<byte> m4 = Vector512.Create((byte)0x0F), m3 = Vector512.Create((byte)3);
         Vector256<byte> idx0 = Idx0, idx1 = Idx1, idx2 = Idx2, idx3 = Idx3;
         for (int i = 0; i < nb; i++, x += 210, group += KQuantGroups.GroupBlockBytes)
         {
+            if (ahead != 0)
+            {
+                Sse.Prefetch0(x + ahead);
+                Sse.Prefetch0(x + ahead + 64);
+                Sse.Prefetch0(x + ahead + 128);
+                Sse.Prefetch0(x + ahead + 209);
+            }
             float dw = Fp16.ToFloat(x + 208);
             Vector256<byte> sc = Vector128.Load(x + 192).ToVector256Unsafe();
             Vector512<short> s0 = KQuantGroups.Spread(sc, idx0, signed: true), s1 = KQuantGroups.Spread(sc, idx1, signed: true);

@@ -34,6 +34,31 @@ internal static class KernelSettings
     public static volatile bool TiledPrefill = true;
 
     /// <summary>
+    /// When true, the row-tiled prefill runs a token group of any pair count (one to eight) in one kernel call, and an odd
+    /// last token as a pair with a copy of itself; when false, a group's pairs go eight, four, two, then one at a time
+    /// and an odd last token runs through the single-token kernel (a MoE expert fed a dozen tokens then unpacks each
+    /// weight block two or three times); bit-identical, tests flip this to cover both.
+    /// </summary>
+    public static volatile bool WholeGroupTiles = true;
+
+    /// <summary>
+    /// When true, grouped K-quant prefill (<see cref="KQuantGroups"/>) handles the tokens past the last full group of
+    /// eight the cheap way: Q4_K / Q6_K leftovers run through the one-row decode kernels, and from five leftovers (Q5_K:
+    /// two) they form a group padded with copies of the last token, whose results are dropped (one grouped pass costs
+    /// about four fast one-row passes, and less than the four-token kernel on four tokens), so a MoE expert fed a dozen
+    /// tokens no longer runs its last four through the four-token kernel; when false such tokens go through the
+    /// four-token and single-token kernels; bit-identical, tests flip this to cover both.
+    /// </summary>
+    public static volatile bool PaddedKQuantGroups = true;
+
+    /// <summary>
+    /// When true, the row-tiled and grouped prefill kernels prefetch the next weight rows while they work on the current
+    /// ones: a MoE expert's matrix is streamed from DRAM once per call with only a dozen tokens of work per weight byte,
+    /// too little to hide the misses the hardware prefetcher leaves. No effect on results (A/B switch for measurements).
+    /// </summary>
+    public static volatile bool PrefetchTiles = true;
+
+    /// <summary>
     /// When true, decode (one token) runs the two-row Q4_K/Q6_K kernels in <see cref="KQuantDecode"/> (one activation
     /// load per two rows: about 2x faster while the weights sit in cache, but two interleaved streams are slower than one
     /// once they come from DRAM, so it is off by default); bit-identical, tests flip this to cover both.

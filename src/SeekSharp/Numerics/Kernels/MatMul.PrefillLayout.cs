@@ -15,8 +15,9 @@ public static unsafe partial class MatMul
     private struct PrefillLayout
     {
         public byte Kind;
-        public bool Tiled, Q6;
+        public bool Tiled, Q6, Whole, FastTail;
         public int Nb;            // blocks per row in the layout's block size (32 or 256 values)
+        public int N;             // tokens
         public long Items;        // token pairs or token groups
         public long PairStride;   // bytes per token pair (pairs only)
         public long Bytes;        // the whole layout, tiled scale table included
@@ -31,17 +32,23 @@ public static unsafe partial class MatMul
                 p.Kind = LayoutPairs;
                 p.Tiled = PrefillTileKernels.Applies<TKernel>(width);
                 p.Nb = cols / 32;
-                p.Items = n / 2;
+                p.N = n;
+                // the tiled kernel can take an odd last token as a pair with a copy of itself
+                p.Whole = p.Tiled && KernelSettings.WholeGroupTiles;
+                p.Items = p.Whole ? (n + 1) / 2 : n / 2;
                 p.PairStride = (long)p.Nb * (p.Tiled ? PrefillTileKernels.TileBlockBytes : PairedTokenKernels.PairBlockBytes);
-                // the tiled kernel keeps the activation scales in a separate table after the pairs
-                p.Bytes = p.Items * p.PairStride + (p.Tiled ? p.Items * 2L * p.Nb * sizeof(float) : 0);
+                // the tiled kernel keeps the activation scales in a separate table after the pairs (plus slack for the
+                // full-register scale loads of a pair count that is not a power of two)
+                p.Bytes = p.Items * p.PairStride + (p.Tiled ? p.Items * 2L * p.Nb * sizeof(float) + 64 : 0);
             }
             else if (KQuantGroups.Applies<TKernel>(width, n))
             {
                 p.Kind = LayoutGroups;
                 p.Q6 = typeof(TKernel) == typeof(Q6_KKernel);
                 p.Nb = cols / 256;
-                p.Items = n / KQuantGroups.GroupTokens;
+                p.N = n;
+                p.Items = KQuantGroups.GroupCount(n, KernelSettings.PaddedKQuantGroups, KQuantGroups.PadFrom<TKernel>(width));
+                p.FastTail = KQuantGroups.FastTail<TKernel>(width);
                 p.Bytes = p.Items * (long)p.Nb * KQuantGroups.GroupBlockBytes;
             }
             return p;
@@ -71,12 +78,12 @@ public static unsafe partial class MatMul
             if (Kind == LayoutPairs)
             {
                 if (Tiled)
-                    PrefillTileKernels.BuildPairs<TKernel>(a, actRow, Nb, pairs, scales, scaleStride, first, end);
+                    PrefillTileKernels.BuildPairs<TKernel>(a, actRow, N, Nb, pairs, scales, scaleStride, first, end);
                 else
                     PairedTokenKernels.BuildPairs(a, actRow, Nb, pairs, first, end);
             }
             else if (Kind == LayoutGroups)
-                KQuantGroups.BuildGroups(Q6, a, actRow, Nb, groups, first, end);
+                KQuantGroups.BuildGroups(Q6, a, actRow, N, Nb, groups, first, end);
         }
 
         /// <summary>Points a body's layout fields at the layout stored at <paramref name="layout"/>.</summary>
@@ -88,6 +95,9 @@ public static unsafe partial class MatMul
             body.PairStride = PairStride;
             body.Nb = Nb;
             body.Tiled = Tiled;
+            body.Whole = Whole;
+            body.Groups = Kind == LayoutGroups ? (int)Items : 0;
+            body.FastTail = FastTail;
         }
     }
 

@@ -401,9 +401,9 @@ public static unsafe partial class MatMul
         public byte* W, A, P, G;
         public float* Y;
         public long RowBytes, ActRow, PairStride, GroupStride;
-        public int Rows, Cols, N, Width, RowTile, Nb, ScaleStride;
+        public int Rows, Cols, N, Width, RowTile, Nb, ScaleStride, Groups;
         public float* Scales;
-        public bool Tiled;
+        public bool Tiled, Whole, FastTail;
 
         public readonly void Execute(int start, int end)
         {
@@ -467,14 +467,16 @@ public static unsafe partial class MatMul
             else SgemmDot.Dot8<ushort, ushort>(w, a, stride, cols, width, result);
         }
 
-        /// <summary>Grouped Q4_K / Q5_K / Q6_K prefill (<see cref="KQuantGroups"/>): eight tokens per weight row at a time, then the
-        /// remaining tokens with the four-token and single-token kernels on the ggml-layout activations.</summary>
+        /// <summary>Grouped Q4_K / Q5_K / Q6_K prefill (<see cref="KQuantGroups"/>): eight tokens per weight row at a time (a
+        /// padded last group stores only its real tokens), then the remaining tokens with the one-row decode kernels
+        /// (<see cref="FastTail"/>) or the four-token and single-token kernels on the ggml-layout activations.</summary>
         private readonly void ExecuteGrouped(int start, int end)
         {
             float* eight = stackalloc float[8];
             float* four = stackalloc float[4];
-            int groups = N / KQuantGroups.GroupTokens;
-            int tail = groups * KQuantGroups.GroupTokens;
+            int groups = Groups;
+            int tail = Math.Min(N, groups * KQuantGroups.GroupTokens);
+            long ahead = KernelSettings.PrefetchTiles ? RowBytes : 0;
             for (int r0 = start; r0 < end; r0 += RowTile)
             {
                 int r1 = Math.Min(end, r0 + RowTile);
@@ -482,16 +484,18 @@ public static unsafe partial class MatMul
                 for (int g = 0; g < groups; g++)
                 {
                     byte* group = G + g * GroupStride;
+                    // a padded last group's copies of its last token are not stored
+                    int tokens = Math.Min(KQuantGroups.GroupTokens, N - 8 * g);
                     for (int r = r0; r < r1; r++)
                     {
                         byte* row = W + r * RowBytes;
                         if (typeof(TKernel) == typeof(Q6_KKernel))
-                            Q6KGroup.DotGroup(row, group, Nb, eight);
+                            Q6KGroup.DotGroup(row, group, Nb, eight, ahead);
                         else if (typeof(TKernel) == typeof(Q5_KKernel))
-                            Q4KGroup.DotGroup<Q4KGroup.Five>(row, group, Nb, eight);
+                            Q4KGroup.DotGroup<Q4KGroup.Five>(row, group, Nb, eight, ahead);
                         else
-                            Q4KGroup.DotGroup<Q4KGroup.Four>(row, group, Nb, eight);
-                        for (int k = 0; k < 8; k++)
+                            Q4KGroup.DotGroup<Q4KGroup.Four>(row, group, Nb, eight, ahead);
+                        for (int k = 0; k < tokens; k++)
                             Y[(long)(8 * g + k) * Rows + r] = eight[k];
                     }
                 }
@@ -499,6 +503,14 @@ public static unsafe partial class MatMul
                 {
                     byte* row = W + r * RowBytes;
                     int t = tail;
+                    if (FastTail)
+                    {
+                        for (; t < N; t++)
+                            Y[(long)t * Rows + r] = typeof(TKernel) == typeof(Q6_KKernel)
+                                ? KQuantDecode.Q6K1(row, A + t * ActRow, Cols)
+                                : KQuantDecode.Q4K1(row, A + t * ActRow, Cols);
+                        continue;
+                    }
                     for (; t + 4 <= N; t += 4)
                     {
                         TKernel.Dot4(row, A + t * ActRow, ActRow, Cols, Width, four);
@@ -550,14 +562,17 @@ public static unsafe partial class MatMul
 
         /// <summary>Row-tiled prefill (<see cref="PrefillTileKernels"/>): two weight rows x sixteen tokens at a time.</summary>
         /// <remarks>Same walk as <see cref="ExecutePaired"/> with rows taken two at a time (an odd last row of a chunk runs
-        /// as both rows of the tile and its copy is dropped) and token groups of eight pairs; a group's leftover pairs go
-        /// four, two, then one at a time; an odd last token uses the single-token kernel.</remarks>
+        /// as both rows of the tile and its copy is dropped) and token groups of up to eight pairs. With
+        /// <see cref="Whole"/> (<see cref="KernelSettings.WholeGroupTiles"/>) a group is one kernel call whatever its
+        /// pair count and an odd last token is paired with a copy of itself in the layout (the copy's results are
+        /// dropped); otherwise a group's leftover pairs go four, two, then one at a time and an odd last token uses the
+        /// single-token kernel.</remarks>
         private readonly void ExecuteTiled(int start, int end)
         {
             float* out0 = stackalloc float[16];
             float* out1 = stackalloc float[16];
             float* scratch = stackalloc float[PrefillTileKernels.ScratchFloats];
-            int pairs = N / 2;
+            int pairs = Whole ? (N + 1) / 2 : N / 2;
             for (int r0 = start; r0 < end; r0 += RowTile)
             {
                 int r1 = Math.Min(end, r0 + RowTile);
@@ -570,27 +585,34 @@ public static unsafe partial class MatMul
                         byte* x0 = W + r * RowBytes, x1 = two ? x0 + RowBytes : x0;
                         for (int p = g0; p < g1;)
                         {
-                            int np = g1 - p >= 8 ? 8 : g1 - p >= 4 ? 4 : g1 - p >= 2 ? 2 : 1;
+                            int np = g1 - p;
+                            if (!Whole)
+                                np = np >= 8 ? 8 : np >= 4 ? 4 : np >= 2 ? 2 : 1;
                             byte* pp = P + p * PairStride;
                             float* sc = Scales + 2 * p;
-                            if (np == 8)
-                                PrefillTileKernels.Dot<TKernel, EightPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
-                            else if (np == 4)
-                                PrefillTileKernels.Dot<TKernel, FourPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
-                            else if (np == 2)
-                                PrefillTileKernels.Dot<TKernel, TwoPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
-                            else
-                                PrefillTileKernels.Dot<TKernel, OnePair>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1);
-                            for (int k = 0; k < 2 * np; k++)
+                            switch (np)
+                            {
+                                case 8: PrefillTileKernels.Dot<TKernel, EightPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                                case 7: PrefillTileKernels.Dot<TKernel, SevenPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                                case 6: PrefillTileKernels.Dot<TKernel, SixPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                                case 5: PrefillTileKernels.Dot<TKernel, FivePairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                                case 4: PrefillTileKernels.Dot<TKernel, FourPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                                case 3: PrefillTileKernels.Dot<TKernel, ThreePairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                                case 2: PrefillTileKernels.Dot<TKernel, TwoPairs>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                                default: PrefillTileKernels.Dot<TKernel, OnePair>(x0, x1, pp, PairStride, sc, ScaleStride, Nb, scratch, out0, out1); break;
+                            }
+                            // the copy of an odd last token is not stored
+                            int tokens = Math.Min(2 * np, N - 2 * p);
+                            for (int k = 0; k < tokens; k++)
                                 Y[(long)(2 * p + k) * Rows + r] = out0[k];
                             if (two)
-                                for (int k = 0; k < 2 * np; k++)
+                                for (int k = 0; k < tokens; k++)
                                     Y[(long)(2 * p + k) * Rows + r + 1] = out1[k];
                             p += np;
                         }
                     }
                 }
-                if ((N & 1) != 0)
+                if (!Whole && (N & 1) != 0)
                     for (int r = r0; r < r1; r++)
                         Y[(long)(N - 1) * Rows + r] = TKernel.Dot(W + r * RowBytes, A + (N - 1) * ActRow, Cols, Width);
             }

@@ -5,8 +5,10 @@ using System.Runtime.Intrinsics.X86;
 namespace SeekSharp.Numerics;
 
 /// <summary>
-/// Row-tiled prefill kernels for Q8_0 / Q4_0 / Q5_0 weights on the 512-bit path: two weight rows against up to eight
-/// token pairs (sixteen tokens) per pass, two tokens per 512-bit register.
+/// Row-tiled prefill kernels for Q8_0 / Q4_0 / Q5_0 weights on the 512-bit path: two weight rows against one to eight
+/// token pairs (up to sixteen tokens) per pass, two tokens per 512-bit register. Any pair count has its own
+/// instantiation, so a mixture-of-experts expert fed a dozen tokens unpacks each weight block once, not once per
+/// power-of-two piece of its token count.
 /// </summary>
 /// <remarks>
 /// The float operations per (row, token) are exactly those of the single-token kernels: for every 32-value block in
@@ -46,20 +48,22 @@ internal static unsafe class PrefillTileKernels
     /// <summary>
     /// Rearranges Q8_0 activation rows (ggml layout, <paramref name="actRow"/> bytes apart) of tokens 2p and 2p+1 into
     /// pair p of <paramref name="tiles"/> (see <see cref="TileBlockBytes"/>) for weights of type <typeparamref name="T"/>,
-    /// and writes the tokens' scales as floats to <paramref name="scales"/>[b * <paramref name="scaleStride"/> + t].
+    /// and writes the tokens' scales as floats to <paramref name="scales"/>[b * <paramref name="scaleStride"/> + t]. With an
+    /// odd token count <paramref name="n"/>, the last pair holds the last token twice (the copy's results are dropped), so
+    /// an odd token runs through the tile kernel with the others instead of a separate single-token pass over the rows.
     /// </summary>
     /// <remarks>
     /// Interleaving the two tokens by 4-byte groups makes 32-bit lane 2l of a product hold token 2p's lane l and lane
     /// 2l+1 token 2p+1's, so the pair's two block scales form one 64-bit pattern that a broadcast load repeats across
     /// the register: the kernels multiply d_w by all the group's d_a at once instead of once per (row, pair).
     /// </remarks>
-    public static void BuildPairs<T>(byte* act, long actRow, int nb, byte* tiles, float* scales, int scaleStride, int firstPair, int endPair)
+    public static void BuildPairs<T>(byte* act, long actRow, int n, int nb, byte* tiles, float* scales, int scaleStride, int firstPair, int endPair)
     {
         long pairStride = (long)nb * TileBlockBytes;
         int off = Offset<T>();
         for (int p = firstPair; p < endPair; p++)
         {
-            byte* a0 = act + 2L * p * actRow, a1 = a0 + actRow;
+            byte* a0 = act + 2L * p * actRow, a1 = 2 * p + 1 < n ? a0 + actRow : a0;
             byte* dst = tiles + p * pairStride;
             float* sc = scales + 2 * p;
             for (int b = 0; b < nb; b++, a0 += 34, a1 += 34, dst += TileBlockBytes, sc += scaleStride)
@@ -123,8 +127,14 @@ internal static unsafe class PrefillTileKernels
         byte* p0 = pairs, p4 = pairs + 4 * ps;
         Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default, c04 = default, c05 = default, c06 = default, c07 = default;
         Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default, c14 = default, c15 = default, c16 = default, c17 = default;
+        long ahead = KernelSettings.PrefetchTiles ? 2 * (x1 - x0) : 0;
         for (int b = 0; b < nb; b++, x0 += bs, x1 += bs, scales += scaleStride, p0 += TileBlockBytes, p4 += TileBlockBytes)
         {
+            if (ahead != 0)
+            {
+                Sse.Prefetch0(x0 + ahead);
+                Sse.Prefetch0(x1 + ahead);
+            }
             // d[k] = d_w(row 0) * d_a(token k), d[16 + k] = d_w(row 1) * d_a(token k).
             float dw0 = Fp16.ToFloat(x0), dw1 = Fp16.ToFloat(x1);
             if (np == 1)
@@ -141,8 +151,9 @@ internal static unsafe class PrefillTileKernels
                 (Vector128.Create(dw0) * da).Store(d);
                 (Vector128.Create(dw1) * da).Store(d + 16);
             }
-            else if (np == 4)
+            else if (np <= 4)
             {
+                // three pairs read two scales past the group: the layout keeps 64 bytes of slack after the table
                 Vector256<float> da = Vector256.Load(scales);
                 (Vector256.Create(dw0) * da).Store(d);
                 (Vector256.Create(dw1) * da).Store(d + 16);
@@ -159,67 +170,71 @@ internal static unsafe class PrefillTileKernels
                 Vector512<byte> u0 = Avx512BW.Abs(w0), u1 = Avx512BW.Abs(w1);
                 Vector512<sbyte> n0 = Vector512.LessThan(w0, Vector512<sbyte>.Zero), n1 = Vector512.LessThan(w1, Vector512<sbyte>.Zero);
                 Signed2(ref c00, ref c10, p0, u0, n0, u1, n1, d);
-                if (np > 1)
-                    Signed2(ref c01, ref c11, p0 + ps, u0, n0, u1, n1, d + 2);
-                if (np > 2)
-                {
-                    Signed2(ref c02, ref c12, p0 + 2 * ps, u0, n0, u1, n1, d + 4);
-                    Signed2(ref c03, ref c13, p0 + 3 * ps, u0, n0, u1, n1, d + 6);
-                }
-                if (np > 4)
-                {
-                    Signed2(ref c04, ref c14, p4, u0, n0, u1, n1, d + 8);
-                    Signed2(ref c05, ref c15, p4 + ps, u0, n0, u1, n1, d + 10);
-                    Signed2(ref c06, ref c16, p4 + 2 * ps, u0, n0, u1, n1, d + 12);
-                    Signed2(ref c07, ref c17, p4 + 3 * ps, u0, n0, u1, n1, d + 14);
-                }
+                if (np > 1) Signed2(ref c01, ref c11, p0 + ps, u0, n0, u1, n1, d + 2);
+                if (np > 2) Signed2(ref c02, ref c12, p0 + 2 * ps, u0, n0, u1, n1, d + 4);
+                if (np > 3) Signed2(ref c03, ref c13, p0 + 3 * ps, u0, n0, u1, n1, d + 6);
+                if (np > 4) Signed2(ref c04, ref c14, p4, u0, n0, u1, n1, d + 8);
+                if (np > 5) Signed2(ref c05, ref c15, p4 + ps, u0, n0, u1, n1, d + 10);
+                if (np > 6) Signed2(ref c06, ref c16, p4 + 2 * ps, u0, n0, u1, n1, d + 12);
+                if (np > 7) Signed2(ref c07, ref c17, p4 + 3 * ps, u0, n0, u1, n1, d + 14);
             }
             else
             {
                 Vector512<byte> u0 = Unsigned512<T>(x0), u1 = Unsigned512<T>(x1);
                 Unsigned2(ref c00, ref c10, p0, u0, u1, d);
-                if (np > 1)
-                    Unsigned2(ref c01, ref c11, p0 + ps, u0, u1, d + 2);
-                if (np > 2)
-                {
-                    Unsigned2(ref c02, ref c12, p0 + 2 * ps, u0, u1, d + 4);
-                    Unsigned2(ref c03, ref c13, p0 + 3 * ps, u0, u1, d + 6);
-                }
-                if (np > 4)
-                {
-                    Unsigned2(ref c04, ref c14, p4, u0, u1, d + 8);
-                    Unsigned2(ref c05, ref c15, p4 + ps, u0, u1, d + 10);
-                    Unsigned2(ref c06, ref c16, p4 + 2 * ps, u0, u1, d + 12);
-                    Unsigned2(ref c07, ref c17, p4 + 3 * ps, u0, u1, d + 14);
-                }
+                if (np > 1) Unsigned2(ref c01, ref c11, p0 + ps, u0, u1, d + 2);
+                if (np > 2) Unsigned2(ref c02, ref c12, p0 + 2 * ps, u0, u1, d + 4);
+                if (np > 3) Unsigned2(ref c03, ref c13, p0 + 3 * ps, u0, u1, d + 6);
+                if (np > 4) Unsigned2(ref c04, ref c14, p4, u0, u1, d + 8);
+                if (np > 5) Unsigned2(ref c05, ref c15, p4 + ps, u0, u1, d + 10);
+                if (np > 6) Unsigned2(ref c06, ref c16, p4 + 2 * ps, u0, u1, d + 12);
+                if (np > 7) Unsigned2(ref c07, ref c17, p4 + 3 * ps, u0, u1, d + 14);
             }
         }
-        Store(c00, r0); Store(c10, r1);
-        if (np > 1)
-        {
-            Store(c01, r0 + 2);
-            Store(c11, r1 + 2);
-        }
-        if (np > 2)
-        {
-            Store(c02, r0 + 4); Store(c03, r0 + 6);
-            Store(c12, r1 + 4); Store(c13, r1 + 6);
-        }
-        if (np > 4)
-        {
-            Store(c04, r0 + 8); Store(c05, r0 + 10); Store(c06, r0 + 12); Store(c07, r0 + 14);
-            Store(c14, r1 + 8); Store(c15, r1 + 10); Store(c16, r1 + 12); Store(c17, r1 + 14);
-        }
+        // (unused accumulators are zero; their results land in r0 / r1 past 2 * np and are not read)
+        Reduce(np, c00, c01, c02, c03, c04, c05, c06, c07, r0);
+        Reduce(np, c10, c11, c12, c13, c14, c15, c16, c17, r1);
     }
 
-    /// <summary>Splits an interleaved accumulator into its two tokens and reduces each with ggml's hsum.</summary>
+    /// <summary>
+    /// ggml's hsum of every token of up to eight interleaved accumulators (tokens 2k, 2k+1 in accumulator k), written
+    /// to r[0 .. 2 * np) (r holds 16 floats; up to np = 4 only r[0..7] is written).
+    /// </summary>
+    /// <remarks>
+    /// Per token, ggml adds the upper four lanes to the lower four (s_i = l_i + l_{i+4}), then (s_0 + s_2) + (s_1 + s_3).
+    /// The same additions, operand for operand, run here on all the tokens at once: the lane halves of two accumulators
+    /// are added in one register, then the s_0 / s_2 and s_1 / s_3 pairs of four accumulators, then the two partial sums.
+    /// Replaces a permute and two scalar hsums per accumulator.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector512<float> acc, float* r)
+    private static void Reduce(int np, Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3,
+        Vector512<float> a4, Vector512<float> a5, Vector512<float> a6, Vector512<float> a7, float* r)
     {
-        Vector512<float> t = Avx512F.PermuteVar16x32(acc, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
-        r[0] = Simd.HSum8(t.GetLower());
-        r[1] = Simd.HSum8(t.GetUpper());
+        Vector512<int> gather = Vector512.Create(0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+        Vector512<float> w0 = Finish(Halves(Fold(a0, a1), Fold(a2, a3)));
+        if (np <= 4)
+        {
+            Avx512F.PermuteVar16x32(w0, gather).GetLower().Store(r);
+            return;
+        }
+        Vector512<float> w1 = Finish(Halves(Fold(a4, a5), Fold(a6, a7)));
+        Avx512F.PermuteVar16x32x2(w0, gather, w1).Store(r);
     }
+
+    /// <summary>[lower 256 bits of a + upper 256 bits of a | the same for b]: s_i = l_i + l_{i+4} of a's and b's tokens.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Fold(Vector512<float> a, Vector512<float> b) =>
+        Avx512F.Shuffle4x128(a, b, 0x44) + Avx512F.Shuffle4x128(a, b, 0xEE);
+
+    /// <summary>Per 128-bit lane (one accumulator, taken from two folds): (s_0 + s_2, s_0 + s_2, s_1 + s_3, s_1 + s_3) of
+    /// its two tokens.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Halves(Vector512<float> x, Vector512<float> y) =>
+        Avx512F.Shuffle4x128(x, y, 0x88) + Avx512F.Shuffle4x128(x, y, 0xDD);
+
+    /// <summary>Per 128-bit lane: the two tokens' (s_0 + s_2) + (s_1 + s_3) in its first two floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Finish(Vector512<float> z) => z + Avx512F.Permute4x32(z, 0x4E);
 
     /// <summary>The pair's d_w * d_a (two floats at <paramref name="d"/>) repeated over the register.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -304,9 +319,29 @@ internal struct TwoPairs : IPairCount
     public static int Count => 2;
 }
 
+internal struct ThreePairs : IPairCount
+{
+    public static int Count => 3;
+}
+
 internal struct FourPairs : IPairCount
 {
     public static int Count => 4;
+}
+
+internal struct FivePairs : IPairCount
+{
+    public static int Count => 5;
+}
+
+internal struct SixPairs : IPairCount
+{
+    public static int Count => 6;
+}
+
+internal struct SevenPairs : IPairCount
+{
+    public static int Count => 7;
 }
 
 internal struct EightPairs : IPairCount
