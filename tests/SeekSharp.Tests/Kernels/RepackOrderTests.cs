@@ -439,6 +439,146 @@ public sealed unsafe class RepackOrderTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Q4_K only: the same token gets different bits depending on whether it went through gemm (n - n%4 first tokens
+    /// of the batch) or gemv (the rest, and decode). Q4_0's gemm and gemv share one order, so it does not depend on
+    /// the batch.
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_K)]
+    public void RepackedResultDependsOnBatchOnlyForQ4_K(GgmlType type)
+    {
+        if (!GgmlCpu.Available) return;
+        var rng = new Random(7);
+        int rows = 64, cols = 2048, n = 4;
+        byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
+        float[] x = ReferenceQuant.RandomActivations(n * cols, rng);
+        float[]? batch = GgmlCpu.MulMatRepacked(type, w, rows, cols, x, n, out _);
+        if (batch is null) return;
+        int differ = 0;
+        for (int t = 0; t < n; t++)
+        {
+            float[] single = GgmlCpu.MulMatRepacked(type, w, rows, cols, x.AsSpan(t * cols, cols).ToArray(), 1, out _)!;
+            for (int r = 0; r < rows; r++)
+                if (BitConverter.SingleToInt32Bits(single[r]) != BitConverter.SingleToInt32Bits(batch[t * rows + r]))
+                    differ++;
+        }
+        output.WriteLine($"{type}: {differ}/{n * rows} outputs differ between a 4-token batch (gemm) and 1-token runs (gemv)");
+        if (type == GgmlType.Q4_0)
+            Assert.Equal(0, differ);
+        else
+            Assert.True(differ > 0);
+    }
+
+    /// <summary>
+    /// MUL_MAT_ID (MoE experts) with the expert weights in CPU_REPACK: every (token, expert) pair runs gemv on
+    /// from_float activations, whatever the batch size, so even Q4_K uses the gemv order for all tokens.
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_K)]
+    public void RepackedMulMatIdUsesGemvOrder(GgmlType type)
+    {
+        if (!GgmlCpu.Available) return;
+        var rng = new Random(8);
+        int rows = 32, cols = 1024, experts = 4, used = 2, n = 8;
+        long expertBytes = GgmlTypeInfo.RowSize(type, cols) * rows;
+        byte[] w = ReferenceQuant.RandomWeights(type, rows * experts, cols, rng);
+        float[] x = ReferenceQuant.RandomActivations(n * cols, rng);
+        var ids = new int[n * used];
+        for (int t = 0; t < n; t++)
+        {
+            ids[t * used] = rng.Next(experts);
+            ids[t * used + 1] = (ids[t * used] + 1 + rng.Next(experts - 1)) % experts;
+        }
+        float[]? y = MulMatIdRepacked(type, w, rows, cols, experts, x, ids, used, n);
+        if (y is null) return;
+        for (int t = 0; t < n; t++)
+        {
+            byte[] act = GgmlCpu.FromFloat(ActType(type), x.AsSpan(t * cols, cols).ToArray());
+            for (int k = 0; k < used; k++)
+            {
+                byte[] we = w.AsSpan((int)(ids[t * used + k] * expertBytes), (int)expertBytes).ToArray();
+                for (int r = 0; r < rows; r++)
+                    AssertSame(Model(type, we, r, act, cols, gemm: false), y[(t * used + k) * rows + r], $"{type} t={t} k={k} r={r}");
+            }
+        }
+    }
+
+    /// <summary>ggml_mul_mat_id(as = [cols, rows, experts] in CPU_REPACK, b = [cols, 1, n], ids = [used, n]) on one thread.</summary>
+    private static float[]? MulMatIdRepacked(GgmlType type, byte[] w, int rows, int cols, int experts, float[] x, int[] ids, int used, int n)
+    {
+        nint cpu = Cpu, baseLib = Base;
+        var cpuInit = (delegate* unmanaged<nint>)Export<nint>(cpu, "ggml_backend_cpu_init");
+        var setThreads = (delegate* unmanaged<nint, int, void>)Export<nint>(cpu, "ggml_backend_cpu_set_n_threads");
+        var cpuBuft = (delegate* unmanaged<nint>)Export<nint>(cpu, "ggml_backend_cpu_buffer_type");
+        var getDevice = (delegate* unmanaged<nint, nint>)Export<nint>(baseLib, "ggml_backend_get_device");
+        var devReg = (delegate* unmanaged<nint, nint>)Export<nint>(baseLib, "ggml_backend_dev_backend_reg");
+        var procAddr = (delegate* unmanaged<nint, byte*, nint>)Export<nint>(baseLib, "ggml_backend_reg_get_proc_address");
+        var allocFromBuft = (delegate* unmanaged<nint, nint, nint>)Export<nint>(baseLib, "ggml_backend_alloc_ctx_tensors_from_buft");
+        var tensorSet = (delegate* unmanaged<nint, void*, nuint, nuint, void>)Export<nint>(baseLib, "ggml_backend_tensor_set");
+        var tensorGet = (delegate* unmanaged<nint, void*, nuint, nuint, void>)Export<nint>(baseLib, "ggml_backend_tensor_get");
+        var graphCompute = (delegate* unmanaged<nint, nint, int>)Export<nint>(baseLib, "ggml_backend_graph_compute");
+        var bufferFree = (delegate* unmanaged<nint, void>)Export<nint>(baseLib, "ggml_backend_buffer_free");
+        var backendFree = (delegate* unmanaged<nint, void>)Export<nint>(baseLib, "ggml_backend_free");
+        var init = (delegate* unmanaged<InitParams, nint>)Export<nint>(baseLib, "ggml_init");
+        var free = (delegate* unmanaged<nint, void>)Export<nint>(baseLib, "ggml_free");
+        var new2d = (delegate* unmanaged<nint, int, long, long, nint>)Export<nint>(baseLib, "ggml_new_tensor_2d");
+        var new3d = (delegate* unmanaged<nint, int, long, long, long, nint>)Export<nint>(baseLib, "ggml_new_tensor_3d");
+        var mulMatId = (delegate* unmanaged<nint, nint, nint, nint, nint>)Export<nint>(baseLib, "ggml_mul_mat_id");
+        var newGraph = (delegate* unmanaged<nint, nint>)Export<nint>(baseLib, "ggml_new_graph");
+        var expand = (delegate* unmanaged<nint, nint, void>)Export<nint>(baseLib, "ggml_build_forward_expand");
+
+        nint backend = cpuInit();
+        setThreads(backend, 1);
+        nint reg = devReg(getDevice(backend));
+        nint getExtra;
+        fixed (byte* name = "ggml_backend_dev_get_extra_bufts\0"u8)
+            getExtra = procAddr(reg, name);
+        nint* extras = getExtra == 0 ? null : ((delegate* unmanaged<nint, nint*>)getExtra)(getDevice(backend));
+        if (extras == null || extras[0] == 0)
+        {
+            backendFree(backend);
+            return null;
+        }
+        nint wctx = init(new InitParams { MemSize = 1 << 20, NoAlloc = 1 });
+        nint ctx = init(new InitParams { MemSize = 16 << 20, NoAlloc = 1 });
+        nint wbuf = 0, buf = 0;
+        try
+        {
+            nint a = new3d(wctx, (int)type, cols, rows, experts);
+            wbuf = allocFromBuft(wctx, extras[0]);
+            fixed (byte* pw = w)
+                tensorSet(a, pw, 0, (nuint)w.Length);
+            nint b = new3d(ctx, (int)GgmlType.F32, cols, 1, n);
+            nint idt = new2d(ctx, 26 /* GGML_TYPE_I32 */, used, n);
+            nint c = mulMatId(ctx, a, b, idt);
+            nint gf = newGraph(ctx);
+            expand(gf, c);
+            buf = allocFromBuft(ctx, cpuBuft());
+            fixed (float* px = x)
+                tensorSet(b, px, 0, (nuint)(x.Length * 4));
+            fixed (int* pi = ids)
+                tensorSet(idt, pi, 0, (nuint)(ids.Length * 4));
+            int status = graphCompute(backend, gf);
+            if (status != 0)
+                throw new InvalidOperationException($"graph compute failed: {status}");
+            var y = new float[rows * used * n];
+            fixed (float* py = y)
+                tensorGet(c, py, 0, (nuint)(y.Length * 4));
+            return y;
+        }
+        finally
+        {
+            if (buf != 0) bufferFree(buf);
+            if (wbuf != 0) bufferFree(wbuf);
+            free(ctx);
+            free(wctx);
+            backendFree(backend);
+        }
+    }
+
     private static void AssertSame(float expected, float actual, string what)
     {
         if (BitConverter.SingleToInt32Bits(expected) != BitConverter.SingleToInt32Bits(actual))
