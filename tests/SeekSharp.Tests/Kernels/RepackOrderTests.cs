@@ -291,7 +291,10 @@ public sealed unsafe class RepackOrderTests(ITestOutputHelper output)
         Assert.Equal(NativeRepack(type, w, rows, cols), Repack(type, w, rows, cols));
     }
 
-    /// <summary>The gemm path quantizes 4 tokens at once (interleaved); the values equal per-row from_float's.</summary>
+    /// <summary>
+    /// The gemm path quantizes 4 tokens at once (interleaved); the values equal per-row from_float's, except that a
+    /// Q8_K block whose max |x| is reached with both signs (negative first) comes out exactly negated.
+    /// </summary>
     [Theory]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q8_K)]
@@ -305,11 +308,35 @@ public sealed unsafe class RepackOrderTests(ITestOutputHelper output)
             float[] x = ReferenceQuant.RandomActivations(4 * cols, rng);
             if (trial == 1) Array.Clear(x, 0, cols);                    // an all-zero row
             if (trial == 2) for (int i = 0; i < cols; i++) x[i] = 0.5f;  // ties and a positive max
+            if (trial == 3) { x[cols + 3] = -25f; x[cols + 200] = 25f; }  // max |x| reached with both signs
+            if (trial == 4) { x[cols + 3] = 25f; x[cols + 200] = -25f; }
             bool k = act == GgmlType.Q8_K;
             byte[][] rowsOut = k ? DeinterleaveQ8_Kx4(QuantizeMat4x8(true, x, 0, cols), cols)
                                  : DeinterleaveQ8_0x4(QuantizeMat4x8(false, x, 0, cols), cols);
             for (int r = 0; r < 4; r++)
-                Assert.Equal(GgmlCpu.FromFloat(act, x.AsSpan(r * cols, cols).ToArray()), rowsOut[r]);
+            {
+                byte[] perRow = GgmlCpu.FromFloat(act, x.AsSpan(r * cols, cols).ToArray());
+                if (k)
+                    for (int b = 0; b < cols / QK_K; b++)
+                    {
+                        // When max |x| is reached by both signs and the negative one comes first, quantize_row_q8_K
+                        // keeps d > 0 while the 4-row quantizer picks d < 0: the block is exactly negated (d, qs,
+                        // bsums), which leaves every product d_w * d_a * isum, and so the kernels' results, unchanged.
+                        var rowBlock = perRow.AsSpan(b * Q8_KBytes, Q8_KBytes);
+                        var matBlock = rowsOut[r].AsSpan(b * Q8_KBytes, Q8_KBytes);
+                        if (rowBlock.SequenceEqual(matBlock))
+                            continue;
+                        Assert.True(trial == 3, $"Q8_K trial {trial} row {r} block {b} differs");
+                        Assert.Equal(-BinaryPrimitives.ReadSingleLittleEndian(rowBlock), BinaryPrimitives.ReadSingleLittleEndian(matBlock));
+                        for (int i = 0; i < QK_K; i++)
+                            Assert.Equal(-(sbyte)rowBlock[4 + i], (sbyte)matBlock[4 + i]);
+                        for (int i = 0; i < 16; i++)
+                            Assert.Equal(-BinaryPrimitives.ReadInt16LittleEndian(rowBlock[(260 + 2 * i)..]),
+                                         BinaryPrimitives.ReadInt16LittleEndian(matBlock[(260 + 2 * i)..]));
+                    }
+                else
+                    Assert.Equal(perRow, rowsOut[r]);
+            }
         }
     }
 
