@@ -14,7 +14,9 @@ namespace SeekSharp.Tests.Kernels;
 /// <item>the 4-token activation quantizers (ggml_quantize_mat_q8_*_4x8) give the same values as per-row from_float;</item>
 /// <item>gemv and gemm: one exact integer sum per (row, token, block) and one FMA into a per-row accumulator;</item>
 /// <item>ggml_mul_mat through CPU_REPACK (gemm for the first n - n%4 tokens, gemv for the rest) equals the model;</item>
-/// <item>repack on and repack off (vec_dot / sgemm) are not bit-identical to each other.</item>
+/// <item>repack on and repack off (vec_dot / sgemm) are not bit-identical to each other;</item>
+/// <item>for K-quants (Q4_K, Q2_K) gemm and gemv use different FMA groupings, so a token's bits depend on the batch;</item>
+/// <item>MUL_MAT_ID (MoE experts) runs gemv for every (token, expert).</item>
 /// </list>
 /// The model is a test-only description of llama.cpp's arithmetic, not a kernel.
 /// </summary>
@@ -440,6 +442,7 @@ public sealed unsafe class RepackOrderTests(ITestOutputHelper output)
     [Theory]
     [InlineData(GgmlType.Q4_0)]
     [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q2_K)]
     public void RepackOnAndOffDiffer(GgmlType type)
     {
         if (!GgmlCpu.Available) return;
@@ -467,14 +470,15 @@ public sealed unsafe class RepackOrderTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Q4_K only: the same token gets different bits depending on whether it went through gemm (n - n%4 first tokens
-    /// of the batch) or gemv (the rest, and decode). Q4_0's gemm and gemv share one order, so it does not depend on
-    /// the batch.
+    /// K-quants (Q4_K, Q2_K): the same token gets different bits depending on whether it went through gemm (the first
+    /// n - n%4 tokens of the batch) or gemv (the rest, and decode). Q4_0's gemm and gemv share one order, so its
+    /// results do not depend on the batch.
     /// </summary>
     [Theory]
     [InlineData(GgmlType.Q4_0)]
     [InlineData(GgmlType.Q4_K)]
-    public void RepackedResultDependsOnBatchOnlyForQ4_K(GgmlType type)
+    [InlineData(GgmlType.Q2_K)]
+    public void RepackedResultDependsOnBatchForKQuantsOnly(GgmlType type)
     {
         if (!GgmlCpu.Available) return;
         var rng = new Random(7);
@@ -496,6 +500,72 @@ public sealed unsafe class RepackOrderTests(ITestOutputHelper output)
             Assert.Equal(0, differ);
         else
             Assert.True(differ > 0);
+    }
+
+    /// <summary>
+    /// Q2_K x Q8_K (checked through ggml_mul_mat only, not against gemv/gemm directly): acc = accMin = 0; for each
+    /// super-block, for each group of sub-blocks (16 values each; sc = scales[k] &amp; 15, m = scales[k] &gt;&gt; 4):
+    /// isum = sum_k sc_k * sum_i q_ki * a_ki, imin = sum_k m_k * bsum_k over the group; acc = fma(isum, fl(d * d_a), acc);
+    /// accMin = fma(imin, fl(dmin * d_a), accMin). Result acc - accMin. <paramref name="groups"/> lists the sub-block
+    /// groups in FMA order.
+    /// </summary>
+    private static float ModelQ2_K(byte[] w, int r, byte[] act, int cols, int[][] groups)
+    {
+        const int q2Bytes = 84;
+        int nb = cols / QK_K;
+        float acc = 0f, accMin = 0f;
+        for (int b = 0; b < nb; b++)
+        {
+            int wo = (r * nb + b) * q2Bytes, ao = b * Q8_KBytes;
+            float da = BinaryPrimitives.ReadSingleLittleEndian(act.AsSpan(ao));
+            float dd = Half(w, wo + 80) * da, dm = Half(w, wo + 82) * da;
+            foreach (int[] g in groups)
+            {
+                int isum = 0, imin = 0;
+                foreach (int k in g)
+                {
+                    int half = k / 8, j = k % 8 / 2, sub = 0;
+                    for (int l = 0; l < 16; l++)
+                    {
+                        int e = 16 * k + l;
+                        int q = (w[wo + 16 + half * 32 + (k % 2) * 16 + l] >> (2 * j)) & 3;
+                        sub += q * (sbyte)act[ao + 4 + e];
+                    }
+                    isum += (w[wo + k] & 15) * sub;
+                    imin += (w[wo + k] >> 4) * BinaryPrimitives.ReadInt16LittleEndian(act.AsSpan(ao + 260 + 2 * k));
+                }
+                acc = MathF.FusedMultiplyAdd(isum, dd, acc);
+                accMin = MathF.FusedMultiplyAdd(imin, dm, accMin);
+            }
+        }
+        return acc - accMin;
+    }
+
+    /// <summary>
+    /// Q2_K through CPU_REPACK (AVX-512 builds only): gemv tokens use one FMA pair per super-block, gemm tokens two
+    /// (sub-blocks 0-7 = the first 128 values, then 8-15). Found by trying groupings; pinned bit for bit here.
+    /// </summary>
+    [Fact]
+    public void RepackedQ2_KMulMatMatchesModel()
+    {
+        if (!GgmlCpu.Available) return;
+        var rng = new Random(9);
+        int rows = 40, cols = 1024;
+        int[][] gemvGroups = [Enumerable.Range(0, 16).ToArray()];
+        int[][] gemmGroups = [Enumerable.Range(0, 8).ToArray(), Enumerable.Range(8, 8).ToArray()];
+        byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q2_K, rows, cols, rng);
+        foreach (int n in new[] { 1, 4, 5, 9 })
+        {
+            float[] x = ReferenceQuant.RandomActivations(n * cols, rng);
+            float[]? y = GgmlCpu.MulMatRepacked(GgmlType.Q2_K, w, rows, cols, x, n, out _);
+            if (y is null) return;
+            for (int t = 0; t < n; t++)
+            {
+                byte[] act = GgmlCpu.FromFloat(GgmlType.Q8_K, x.AsSpan(t * cols, cols).ToArray());
+                for (int r = 0; r < rows; r++)
+                    AssertSame(ModelQ2_K(w, r, act, cols, t < n - n % 4 ? gemmGroups : gemvGroups), y[t * rows + r], $"Q2_K n={n} t={t} r={r}");
+            }
+        }
     }
 
     /// <summary>
