@@ -569,6 +569,54 @@ public sealed unsafe class RepackOrderTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// Extreme integers: every weight nibble/crumb at its maximum (or Q4_0's -8) and activations at +-127 everywhere,
+    /// so the kernels' 16-bit intermediate sums (maddubs, 16-bit adds) would show any saturation or wrap. None does:
+    /// the model's exact 32-bit block sums still match, through gemm and gemv.
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_0, 0x00)]
+    [InlineData(GgmlType.Q4_0, 0xFF)]
+    [InlineData(GgmlType.Q4_K, 0xFF)]
+    [InlineData(GgmlType.Q2_K, 0xFF)]
+    public void ExtremeIntegersStayExact(GgmlType type, int fill)
+    {
+        if (!GgmlCpu.Available) return;
+        var rng = new Random(10);
+        int rows = 16, cols = 512, n = 5;
+        byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
+        int blockBytes = GgmlTypeInfo.TypeSize(type);
+        for (int b = 0; b < w.Length / blockBytes; b++)
+        {
+            var blk = w.AsSpan(b * blockBytes, blockBytes);
+            switch (type)
+            {
+                case GgmlType.Q4_0: blk[2..].Fill((byte)fill); break;
+                case GgmlType.Q4_K: blk[4..16].Fill(0xFF); blk[16..].Fill((byte)fill); break;  // all scales/mins 63
+                default: blk[..80].Fill((byte)fill); break;                                      // Q2_K scales 15/15, q = 3
+            }
+        }
+        var x = new float[n * cols];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = (i / cols) % 2 == 0 ? 1f : -1f;  // every quant at +-127 (Q8_K's sign convention flips it)
+        float[]? y = GgmlCpu.MulMatRepacked(type, w, rows, cols, x, n, out _);
+        if (y is null) return;
+        int[][] q2Gemv = [Enumerable.Range(0, 16).ToArray()];
+        int[][] q2Gemm = [Enumerable.Range(0, 8).ToArray(), Enumerable.Range(8, 8).ToArray()];
+        for (int t = 0; t < n; t++)
+        {
+            bool gemm = t < n - n % 4;
+            byte[] act = GgmlCpu.FromFloat(ActType(type), x.AsSpan(t * cols, cols).ToArray());
+            for (int r = 0; r < rows; r++)
+            {
+                float expected = type == GgmlType.Q2_K
+                    ? ModelQ2_K(w, r, act, cols, gemm ? q2Gemm : q2Gemv)
+                    : Model(type, w, r, act, cols, gemm);
+                AssertSame(expected, y[t * rows + r], $"{type} fill {fill:X2} t={t} r={r}");
+            }
+        }
+    }
+
+    /// <summary>
     /// MUL_MAT_ID (MoE experts) with the expert weights in CPU_REPACK: every (token, expert) pair runs gemv on
     /// from_float activations, whatever the batch size, so even Q4_K uses the gemv order for all tokens.
     /// </summary>
