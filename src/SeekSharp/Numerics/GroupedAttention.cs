@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using SeekSharp.Numerics.Quantization;
 
@@ -188,6 +189,8 @@ public static unsafe class GroupedAttention
     /// result[4h + r] = <see cref="SgemmDot.Dot{TW, TA}"/>(row r, vector h) on the 512-bit path, bit for bit (one
     /// 16-lane FMA chain per output, row operand first, then the same reduction).
     /// </summary>
+    // Fully optimized at first call (no statics read): attention starts at full speed from the first token.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot4x4(float* x, long xStride, float* y, long yStride, int n, float* result)
     {
         float* x0 = x, x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
