@@ -55,8 +55,9 @@ internal static unsafe class GgmlCpu
         return dst;
     }
 
+    /// <summary>ggml_init_params (also used by <see cref="RepackOrderTests"/>).</summary>
     [StructLayout(LayoutKind.Sequential)]
-    private struct InitParams
+    internal struct InitParams
     {
         public nuint MemSize;
         public void* MemBuffer;

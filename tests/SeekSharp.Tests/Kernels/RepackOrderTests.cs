@@ -53,26 +53,18 @@ public sealed unsafe class RepackOrderTests(ITestOutputHelper output)
         return dst;
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct InitParams
-    {
-        public nuint MemSize;
-        public void* MemBuffer;
-        public byte NoAlloc;
-    }
-
     /// <summary>ggml's own ggml::cpu::repack::repack&lt;block, 8, 8&gt; run on a plain 2-D tensor.</summary>
     private static byte[] NativeRepack(GgmlType type, byte[] w, int rows, int cols)
     {
         string symbol = type == GgmlType.Q4_0
             ? "_ZN4ggml3cpu6repack6repackI10block_q4_0Ll8ELl8EEEiP11ggml_tensorPKvm"
             : "_ZN4ggml3cpu6repack6repackI10block_q4_KLl8ELl8EEEiP11ggml_tensorPKvm";
-        var init = (delegate* unmanaged<InitParams, nint>)Export<nint>(Base, "ggml_init");
+        var init = (delegate* unmanaged<GgmlCpu.InitParams, nint>)Export<nint>(Base, "ggml_init");
         var free = (delegate* unmanaged<nint, void>)Export<nint>(Base, "ggml_free");
         var new2d = (delegate* unmanaged<nint, int, long, long, nint>)Export<nint>(Base, "ggml_new_tensor_2d");
         var getData = (delegate* unmanaged<nint, void*>)Export<nint>(Base, "ggml_get_data");
         var repack = (delegate* unmanaged<nint, void*, nuint, int>)Export<nint>(Cpu, symbol);
-        nint ctx = init(new InitParams { MemSize = (nuint)(w.Length + (1 << 20)), NoAlloc = 0 });
+        nint ctx = init(new GgmlCpu.InitParams { MemSize = (nuint)(w.Length + (1 << 20)), NoAlloc = 0 });
         try
         {
             nint t = new2d(ctx, (int)type, cols, rows);
@@ -667,7 +659,7 @@ public sealed unsafe class RepackOrderTests(ITestOutputHelper output)
         var graphCompute = (delegate* unmanaged<nint, nint, int>)Export<nint>(baseLib, "ggml_backend_graph_compute");
         var bufferFree = (delegate* unmanaged<nint, void>)Export<nint>(baseLib, "ggml_backend_buffer_free");
         var backendFree = (delegate* unmanaged<nint, void>)Export<nint>(baseLib, "ggml_backend_free");
-        var init = (delegate* unmanaged<InitParams, nint>)Export<nint>(baseLib, "ggml_init");
+        var init = (delegate* unmanaged<GgmlCpu.InitParams, nint>)Export<nint>(baseLib, "ggml_init");
         var free = (delegate* unmanaged<nint, void>)Export<nint>(baseLib, "ggml_free");
         var new2d = (delegate* unmanaged<nint, int, long, long, nint>)Export<nint>(baseLib, "ggml_new_tensor_2d");
         var new3d = (delegate* unmanaged<nint, int, long, long, long, nint>)Export<nint>(baseLib, "ggml_new_tensor_3d");
@@ -687,8 +679,8 @@ public sealed unsafe class RepackOrderTests(ITestOutputHelper output)
             backendFree(backend);
             return null;
         }
-        nint wctx = init(new InitParams { MemSize = 1 << 20, NoAlloc = 1 });
-        nint ctx = init(new InitParams { MemSize = 16 << 20, NoAlloc = 1 });
+        nint wctx = init(new GgmlCpu.InitParams { MemSize = 1 << 20, NoAlloc = 1 });
+        nint ctx = init(new GgmlCpu.InitParams { MemSize = 16 << 20, NoAlloc = 1 });
         nint wbuf = 0, buf = 0;
         try
         {
