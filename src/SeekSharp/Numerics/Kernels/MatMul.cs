@@ -264,6 +264,17 @@ public static unsafe partial class MatMul
             for (; r + 4 <= end; r += 4)
                 KQuantDecode.Q6K4(W + r * RowBytes, RowBytes, A, Cols, Y + r, prefetch: r + 8 <= end);
         }
+        if ((typeof(TKernel) == typeof(F16Kernel) || typeof(TKernel) == typeof(F32Kernel)) && KernelSettings.MultiRowFloatDecode)
+        {
+            // Four rows per pass; the next group is prefetched while this one runs, except for the chunk's last group.
+            for (; r + 4 <= end; r += 4)
+            {
+                if (typeof(TKernel) == typeof(F16Kernel))
+                    FloatDot.Dot64Rows4<Half>(W + r * RowBytes, RowBytes, (float*)A, Cols, Width, Y + r, prefetch: r + 8 <= end);
+                else
+                    FloatDot.Dot64Rows4<float>(W + r * RowBytes, RowBytes, (float*)A, Cols, Width, Y + r, prefetch: r + 8 <= end);
+            }
+        }
         if (typeof(TKernel) == typeof(Q4_KKernel) && KQuantDecode.AppliesOneRow(Width))
         {
             for (; r < end; r++)
