@@ -8,7 +8,8 @@ namespace SeekSharp.Tests.Kernels;
 /// (<see cref="FloatDot.Dot64{T}"/>), bit for bit: model widths and a column count that leaves a tail, weights with and
 /// without Inf/NaN/subnormal/-0 values (in the 64-value steps and in the tail), every vector path, and through
 /// <see cref="MatMul.Multiply"/> for 1..9 rows (four-row passes plus one-row leftovers) and a multi-chunk matrix (the
-/// prefetching passes) with <see cref="KernelSettings.MultiRowFloatDecode"/> on and off.
+/// prefetching passes) with <see cref="KernelSettings.MultiRowFloatDecode"/> on and off (F32 decode is not routed through
+/// the four-row kernel, but runs the same checks).
 /// </summary>
 [Collection("Kernels")]
 public unsafe class MultiRowFloatDecodeTests

@@ -329,10 +329,14 @@ internal static unsafe class FloatDot
             d2 = Vector512.FusedMultiplyAdd(LoadF32x16<T>(x3 + o + 32 * size), v2, d2);
             d3 = Vector512.FusedMultiplyAdd(LoadF32x16<T>(x3 + o + 48 * size), v3, d3);
         }
-        result[0] = Tail<T>(x0, y, np, n, Reduce16((a0 + a2) + (a1 + a3)));
-        result[1] = Tail<T>(x1, y, np, n, Reduce16((b0 + b2) + (b1 + b3)));
-        result[2] = Tail<T>(x2, y, np, n, Reduce16((c0 + c2) + (c1 + c3)));
-        result[3] = Tail<T>(x3, y, np, n, Reduce16((d0 + d2) + (d1 + d3)));
+        // All four reductions before the first call: vector registers do not survive calls (SysV), and accumulators
+        // live across Tail made the JIT (without PGO data) spill twelve of them inside the loop: 0.45x from DRAM.
+        float r0 = Reduce16((a0 + a2) + (a1 + a3)), r1 = Reduce16((b0 + b2) + (b1 + b3));
+        float r2 = Reduce16((c0 + c2) + (c1 + c3)), r3 = Reduce16((d0 + d2) + (d1 + d3));
+        result[0] = Tail<T>(x0, y, np, n, r0);
+        result[1] = Tail<T>(x1, y, np, n, r1);
+        result[2] = Tail<T>(x2, y, np, n, r2);
+        result[3] = Tail<T>(x3, y, np, n, r3);
     }
 
     /// <summary>True when any of the 64 halves at each of the four pointers is Inf or NaN (one check for four rows).</summary>
