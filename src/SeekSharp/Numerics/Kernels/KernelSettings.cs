@@ -96,6 +96,13 @@ internal static class KernelSettings
     public static volatile bool MultiRowKQuantDecode = true;
 
     /// <summary>
+    /// When false, F16 decode runs <see cref="FloatDot.Dot64{T}"/> per row instead of four rows per pass
+    /// (<see cref="FloatDot.Dot64Rows4{T}"/>: one activation load for four rows, next rows prefetched; single-thread
+    /// 1.1-1.35x, except about 1.0x on 896-wide rows from DRAM); bit-identical, tests flip this. F32 always runs one row.
+    /// </summary>
+    public static volatile bool MultiRowFloatDecode = true;
+
+    /// <summary>
     /// When false, DeepSeek2Transformer runs its per-head MLA products and per-expert MoE products as separate
     /// <see cref="MatMul.Multiply"/> calls instead of batched ones (<see cref="MatMul.MultiplyBatched"/>); bit-identical,
     /// tests flip this.

@@ -264,6 +264,13 @@ public static unsafe partial class MatMul
             for (; r + 4 <= end; r += 4)
                 KQuantDecode.Q6K4(W + r * RowBytes, RowBytes, A, Cols, Y + r, prefetch: r + 8 <= end);
         }
+        if (typeof(TKernel) == typeof(F16Kernel) && KernelSettings.MultiRowFloatDecode)
+        {
+            // Four rows per pass; the next group is prefetched while this one runs, except for the chunk's last group.
+            // F32 rows stay one-row: the same kernel measured 0.75-0.9x from DRAM on 896-wide F32 rows.
+            for (; r + 4 <= end; r += 4)
+                FloatDot.Dot64Rows4<Half>(W + r * RowBytes, RowBytes, (float*)A, Cols, Width, Y + r, prefetch: r + 8 <= end);
+        }
         if (typeof(TKernel) == typeof(Q4_KKernel) && KQuantDecode.AppliesOneRow(Width))
         {
             for (; r < end; r++)
