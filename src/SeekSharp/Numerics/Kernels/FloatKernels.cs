@@ -243,6 +243,7 @@ internal static unsafe class FloatDot
     /// independent chains overlap, and the next group of four rows is prefetched one group ahead (four short streams
     /// restarting every group are followed poorly by the hardware prefetcher). Below 512 bits it runs Dot64 per row.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot64Rows4<T>(byte* x, long rowBytes, float* y, int n, int width, float* result, bool prefetch) where T : unmanaged
     {
         if (width < 512)
