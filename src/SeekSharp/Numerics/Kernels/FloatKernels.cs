@@ -156,17 +156,7 @@ internal static unsafe class FloatDot
             }
             sumf = Reduce64(s);
         }
-
-        if (typeof(T) == typeof(float))
-        {
-            for (int i = np; i < n; i++)
-                sumf += ((float*)x)[i] * y[i];
-            return sumf;
-        }
-        double sum = sumf;
-        for (int i = np; i < n; i++)
-            sum += Scalar<T>(x, i) * y[i];
-        return (float)sum;
+        return Tail<T>((byte*)x, y, np, n, sumf);
     }
 
     /// <summary>
@@ -223,10 +213,13 @@ internal static unsafe class FloatDot
             d2 = Vector512.FusedMultiplyAdd(w2, Vector512.Load(y3 + i + 32), d2);
             d3 = Vector512.FusedMultiplyAdd(w3, Vector512.Load(y3 + i + 48), d3);
         }
-        result[0] = F16Tail(x, y0, np, n, Reduce16((a0 + a2) + (a1 + a3)));
-        result[1] = F16Tail(x, y1, np, n, Reduce16((b0 + b2) + (b1 + b3)));
-        result[2] = F16Tail(x, y2, np, n, Reduce16((c0 + c2) + (c1 + c3)));
-        result[3] = F16Tail(x, y3, np, n, Reduce16((d0 + d2) + (d1 + d3)));
+        // All four reductions before the first call, as in Dot64Rows4: accumulators live across a call get spilled.
+        float r0 = Reduce16((a0 + a2) + (a1 + a3)), r1 = Reduce16((b0 + b2) + (b1 + b3));
+        float r2 = Reduce16((c0 + c2) + (c1 + c3)), r3 = Reduce16((d0 + d2) + (d1 + d3));
+        result[0] = Tail<Half>((byte*)x, y0, np, n, r0);
+        result[1] = Tail<Half>((byte*)x, y1, np, n, r1);
+        result[2] = Tail<Half>((byte*)x, y2, np, n, r2);
+        result[3] = Tail<Half>((byte*)x, y3, np, n, r3);
     }
 
     // Groups of four rows up to this many bytes are prefetched as one sequential sweep while the previous group runs;
@@ -353,7 +346,8 @@ internal static unsafe class FloatDot
         return Vector512.EqualsAny(Vector512.Max(Vector512.Max(m0, m1), Vector512.Max(m2, m3)), Vector512<ushort>.AllBitsSet);
     }
 
-    /// <summary><see cref="Dot64{T}"/>'s leftover handling: values past the last 64-value step added to the lane sum.</summary>
+    /// <summary>The leftover handling of every Dot64 form: values past the last 64-value step added to the lane sum
+    /// (accumulated in float for F32 and in double for F16, as ggml does).</summary>
     private static float Tail<T>(byte* x, float* y, int np, int n, float sumf) where T : unmanaged
     {
         if (typeof(T) == typeof(float))
@@ -365,14 +359,6 @@ internal static unsafe class FloatDot
         double sum = sumf;
         for (int i = np; i < n; i++)
             sum += Scalar<T>(x, i) * y[i];
-        return (float)sum;
-    }
-
-    private static float F16Tail(Half* x, float* y, int np, int n, float sumf)
-    {
-        double sum = sumf;
-        for (int i = np; i < n; i++)
-            sum += Fp16.ToFloat(((ushort*)x)[i]) * y[i];
         return (float)sum;
     }
 
