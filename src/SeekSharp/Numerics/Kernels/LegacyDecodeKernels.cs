@@ -35,38 +35,30 @@ internal static unsafe class LegacyDecode
     public static void Rows<T>(byte* w, long rowBytes, byte* a, int cols, int width, float* y, int rows) where T : struct, IDotKernel
     {
         int r = 0;
-        if (width >= 512)
+        if (width >= 128)
         {
             for (; r + 4 <= rows; r += 4)
-                Rows512<T, Four>(w + r * rowBytes, rowBytes, a, cols, y + r);
+                Pass<T, Four>(w + r * rowBytes, rowBytes, a, cols, y + r, width);
             if (r + 2 <= rows)
             {
-                Rows512<T, Two>(w + r * rowBytes, rowBytes, a, cols, y + r);
-                r += 2;
-            }
-        }
-        else if (width >= 256)
-        {
-            for (; r + 4 <= rows; r += 4)
-                Rows256<T, Four>(w + r * rowBytes, rowBytes, a, cols, y + r);
-            if (r + 2 <= rows)
-            {
-                Rows256<T, Two>(w + r * rowBytes, rowBytes, a, cols, y + r);
-                r += 2;
-            }
-        }
-        else if (width >= 128)
-        {
-            for (; r + 4 <= rows; r += 4)
-                Rows128<T, Four>(w + r * rowBytes, rowBytes, a, cols, y + r);
-            if (r + 2 <= rows)
-            {
-                Rows128<T, Two>(w + r * rowBytes, rowBytes, a, cols, y + r);
+                Pass<T, Two>(w + r * rowBytes, rowBytes, a, cols, y + r, width);
                 r += 2;
             }
         }
         for (; r < rows; r++)
             y[r] = T.Dot(w + r * rowBytes, a, cols, width);
+    }
+
+    /// <summary>One pass of two or four rows at the widest path <paramref name="width"/> allows (at least 128).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pass<T, TN>(byte* w, long rowBytes, byte* a, int cols, float* y, int width) where T : struct, IDotKernel
+    {
+        if (width >= 512)
+            Rows512<T, TN>(w, rowBytes, a, cols, y);
+        else if (width >= 256)
+            Rows256<T, TN>(w, rowBytes, a, cols, y);
+        else
+            Rows128<T, TN>(w, rowBytes, a, cols, y);
     }
 
     // Row-count markers: the JIT specializes each body per marker and drops the unused rows' code.
