@@ -629,7 +629,7 @@ public sealed unsafe class RepackOrderTests(ITestOutputHelper output)
             ids[t * used] = rng.Next(experts);
             ids[t * used + 1] = (ids[t * used] + 1 + rng.Next(experts - 1)) % experts;
         }
-        float[]? y = MulMatIdRepacked(type, w, rows, cols, experts, x, ids, used, n);
+        float[]? y = GgmlCpu.MulMatIdRepacked(type, w, rows, cols, experts, x, ids, used, n);
         if (y is null) return;
         for (int t = 0; t < n; t++)
         {
@@ -640,79 +640,6 @@ public sealed unsafe class RepackOrderTests(ITestOutputHelper output)
                 for (int r = 0; r < rows; r++)
                     AssertSame(Model(type, we, r, act, cols, gemm: false), y[(t * used + k) * rows + r], $"{type} t={t} k={k} r={r}");
             }
-        }
-    }
-
-    /// <summary>ggml_mul_mat_id(as = [cols, rows, experts] in CPU_REPACK, b = [cols, 1, n], ids = [used, n]) on one thread.</summary>
-    private static float[]? MulMatIdRepacked(GgmlType type, byte[] w, int rows, int cols, int experts, float[] x, int[] ids, int used, int n)
-    {
-        nint cpu = Cpu, baseLib = Base;
-        var cpuInit = (delegate* unmanaged<nint>)Export<nint>(cpu, "ggml_backend_cpu_init");
-        var setThreads = (delegate* unmanaged<nint, int, void>)Export<nint>(cpu, "ggml_backend_cpu_set_n_threads");
-        var cpuBuft = (delegate* unmanaged<nint>)Export<nint>(cpu, "ggml_backend_cpu_buffer_type");
-        var getDevice = (delegate* unmanaged<nint, nint>)Export<nint>(baseLib, "ggml_backend_get_device");
-        var devReg = (delegate* unmanaged<nint, nint>)Export<nint>(baseLib, "ggml_backend_dev_backend_reg");
-        var procAddr = (delegate* unmanaged<nint, byte*, nint>)Export<nint>(baseLib, "ggml_backend_reg_get_proc_address");
-        var allocFromBuft = (delegate* unmanaged<nint, nint, nint>)Export<nint>(baseLib, "ggml_backend_alloc_ctx_tensors_from_buft");
-        var tensorSet = (delegate* unmanaged<nint, void*, nuint, nuint, void>)Export<nint>(baseLib, "ggml_backend_tensor_set");
-        var tensorGet = (delegate* unmanaged<nint, void*, nuint, nuint, void>)Export<nint>(baseLib, "ggml_backend_tensor_get");
-        var graphCompute = (delegate* unmanaged<nint, nint, int>)Export<nint>(baseLib, "ggml_backend_graph_compute");
-        var bufferFree = (delegate* unmanaged<nint, void>)Export<nint>(baseLib, "ggml_backend_buffer_free");
-        var backendFree = (delegate* unmanaged<nint, void>)Export<nint>(baseLib, "ggml_backend_free");
-        var init = (delegate* unmanaged<GgmlCpu.InitParams, nint>)Export<nint>(baseLib, "ggml_init");
-        var free = (delegate* unmanaged<nint, void>)Export<nint>(baseLib, "ggml_free");
-        var new2d = (delegate* unmanaged<nint, int, long, long, nint>)Export<nint>(baseLib, "ggml_new_tensor_2d");
-        var new3d = (delegate* unmanaged<nint, int, long, long, long, nint>)Export<nint>(baseLib, "ggml_new_tensor_3d");
-        var mulMatId = (delegate* unmanaged<nint, nint, nint, nint, nint>)Export<nint>(baseLib, "ggml_mul_mat_id");
-        var newGraph = (delegate* unmanaged<nint, nint>)Export<nint>(baseLib, "ggml_new_graph");
-        var expand = (delegate* unmanaged<nint, nint, void>)Export<nint>(baseLib, "ggml_build_forward_expand");
-
-        nint backend = cpuInit();
-        setThreads(backend, 1);
-        nint reg = devReg(getDevice(backend));
-        nint getExtra;
-        fixed (byte* name = "ggml_backend_dev_get_extra_bufts\0"u8)
-            getExtra = procAddr(reg, name);
-        nint* extras = getExtra == 0 ? null : ((delegate* unmanaged<nint, nint*>)getExtra)(getDevice(backend));
-        if (extras == null || extras[0] == 0)
-        {
-            backendFree(backend);
-            return null;
-        }
-        nint wctx = init(new GgmlCpu.InitParams { MemSize = 1 << 20, NoAlloc = 1 });
-        nint ctx = init(new GgmlCpu.InitParams { MemSize = 16 << 20, NoAlloc = 1 });
-        nint wbuf = 0, buf = 0;
-        try
-        {
-            nint a = new3d(wctx, (int)type, cols, rows, experts);
-            wbuf = allocFromBuft(wctx, extras[0]);
-            fixed (byte* pw = w)
-                tensorSet(a, pw, 0, (nuint)w.Length);
-            nint b = new3d(ctx, (int)GgmlType.F32, cols, 1, n);
-            nint idt = new2d(ctx, 26 /* GGML_TYPE_I32 */, used, n);
-            nint c = mulMatId(ctx, a, b, idt);
-            nint gf = newGraph(ctx);
-            expand(gf, c);
-            buf = allocFromBuft(ctx, cpuBuft());
-            fixed (float* px = x)
-                tensorSet(b, px, 0, (nuint)(x.Length * 4));
-            fixed (int* pi = ids)
-                tensorSet(idt, pi, 0, (nuint)(ids.Length * 4));
-            int status = graphCompute(backend, gf);
-            if (status != 0)
-                throw new InvalidOperationException($"graph compute failed: {status}");
-            var y = new float[rows * used * n];
-            fixed (float* py = y)
-                tensorGet(c, py, 0, (nuint)(y.Length * 4));
-            return y;
-        }
-        finally
-        {
-            if (buf != 0) bufferFree(buf);
-            if (wbuf != 0) bufferFree(wbuf);
-            free(ctx);
-            free(wctx);
-            backendFree(backend);
         }
     }
 
