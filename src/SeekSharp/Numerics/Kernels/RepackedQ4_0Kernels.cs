@@ -1,0 +1,485 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace SeekSharp.Numerics;
+
+// Q4_0 x Q8_0 in llama.cpp's repacked order (CPU_REPACK, ggml_gemv/gemm_q4_0_8x8_q8_0): per (weight row, token) the
+// accumulator starts at 0 and, for each block in order, takes one FMA: acc = fma((float)isum, fl(d_w * d_a), acc), where
+// isum = sum (q - 8) * a is the block's exact integer dot. Only that float sequence must match; the layout is our own.
+//
+// Layout: rows in groups of 16 (a last, partial group is padded with zero rows). Per (group g, block b) one 288-byte tile
+// at (g * nb + b) * 288, the same size as the 16 original blocks:
+//   [0, 32)           the 16 rows' f16 scales, row r at 2r;
+//   [32 + 64c, +64)   chunk c = 0..3: qs bytes [4c, 4c + 4) of row r at 4r (unsigned nibbles, as stored).
+// So 32-bit lane r of chunk c holds row r's values 4c..4c+3 in its low nibbles and 16+4c..16+4c+3 in its high nibbles,
+// and one 512-bit register covers one chunk of all 16 rows: pmaddubsw of the unsigned nibbles against the broadcast 4
+// activation bytes of that chunk gives pair sums, eight of them (4 chunks x low/high) add up in int16 exactly
+// (|8 x 2 x 15 x 128| = 30720), pmaddwd with ones gives each row's sum(q * a) in its 32-bit lane, and subtracting
+// 8 * sum(a) (computed once per token and block by Prepare) gives isum. Then one float FMA per block updates all 16 rows.
+// The 256-bit path handles the two 8-row halves of a tile, the 128-bit paths four 4-row quarters (the portable one
+// widens to 16 bits and multiplies instead of pmaddubsw); the scalar path is the model itself on the packed bytes.
+internal static unsafe class RepackedQ4_0
+{
+    /// <summary>Rows per interleaved group.</summary>
+    public const int GroupRows = 16;
+
+    /// <summary>Bytes per (group, block) tile: 16 f16 scales and 16 x 16 qs bytes.</summary>
+    public const int TileBytes = 288;
+
+    private const int WeightBlockBytes = 18;
+    private const int ActBytes = 34;       // block_q8_0: f16 d, 32 x int8
+    private const int PrepEntryBytes = 8;  // per (token, block): float d_a, int 8 * sum(a)
+
+    /// <summary>
+    /// Prefill works on row tiles of about this many weight bytes (a share of L2), running every token group over one
+    /// tile before the next, so each weight tile is read from memory once per call.
+    /// </summary>
+    public static int PrefillTileBytes = 256 << 10;
+
+    // ---------------------------------------------------------------- packing and per-call preparation
+
+    /// <summary>Bytes of the packed form: ceil(rows / 16) groups of cols / 32 tiles.</summary>
+    public static long PackedBytes(int rows, int cols) => (long)((rows + GroupRows - 1) / GroupRows) * (cols / 32) * TileBytes;
+
+    /// <summary>
+    /// Packs groups [<paramref name="groupStart"/>, <paramref name="groupEnd"/>) of the row-major Q4_0 matrix
+    /// <paramref name="src"/> (row r at src + r * (cols / 32 * 18)) into <paramref name="dst"/>. Rows past
+    /// <paramref name="rows"/> in the last group are zero. Disjoint group ranges write disjoint bytes.
+    /// </summary>
+    public static void Pack(byte* src, int rows, int cols, byte* dst, int groupStart, int groupEnd)
+    {
+        int nb = cols / 32;
+        long rowBytes = (long)nb * WeightBlockBytes;
+        for (int g = groupStart; g < groupEnd; g++)
+        {
+            byte* group = dst + (long)g * nb * TileBytes;
+            for (int r = 0; r < GroupRows; r++)
+            {
+                int row = g * GroupRows + r;
+                byte* s = src + row * rowBytes;
+                byte* t = group;
+                for (int b = 0; b < nb; b++, t += TileBytes, s += WeightBlockBytes)
+                {
+                    if (row < rows)
+                    {
+                        *(ushort*)(t + 2 * r) = Unsafe.ReadUnaligned<ushort>(s);
+                        for (int c = 0; c < 4; c++)
+                            *(uint*)(t + 32 + 64 * c + 4 * r) = Unsafe.ReadUnaligned<uint>(s + 2 + 4 * c);
+                    }
+                    else
+                    {
+                        *(ushort*)(t + 2 * r) = 0;
+                        for (int c = 0; c < 4; c++)
+                            *(uint*)(t + 32 + 64 * c + 4 * r) = 0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Scratch bytes <see cref="Prepare"/> fills for <paramref name="n"/> activation rows.</summary>
+    public static long PrepareBytes(int cols, int n) => (long)n * (cols / 32) * PrepEntryBytes;
+
+    /// <summary>
+    /// Per activation row t in [<paramref name="tokenStart"/>, <paramref name="tokenEnd"/>) and block b: d_a as float and
+    /// 8 * sum(a) (the Q4_0 offset's share of the block dot), at prep + (t * nb + b) * 8. Disjoint token ranges write
+    /// disjoint bytes.
+    /// </summary>
+    public static void Prepare(byte* act, long actRow, int n, int cols, byte* prep, int tokenStart, int tokenEnd)
+    {
+        int nb = cols / 32;
+        for (int t = tokenStart; t < tokenEnd; t++)
+        {
+            byte* a = act + t * actRow;
+            byte* p = prep + (long)t * nb * PrepEntryBytes;
+            for (int b = 0; b < nb; b++, a += ActBytes, p += PrepEntryBytes)
+            {
+                *(float*)p = Fp16.ToFloat(a);
+                // 32 int8 summed in 16-bit lanes: at most 4 x 128 per lane, 4096 in all, exact.
+                Vector128<sbyte> v0 = Vector128.Load((sbyte*)(a + 2)), v1 = Vector128.Load((sbyte*)(a + 18));
+                Vector128<short> s = Vector128.WidenLower(v0) + Vector128.WidenUpper(v0) + Vector128.WidenLower(v1) + Vector128.WidenUpper(v1);
+                *(int*)(p + 4) = 8 * Vector128.Sum(s);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- entry point
+
+    /// <summary>
+    /// y[t * yStride + r] = repacked-order dot of weight row r and activation row t (block_q8_0 rows at act + t * actRow)
+    /// for t in [0, n) and r in [groupStart * 16, min(rows, groupEnd * 16)); <paramref name="prep"/> is what
+    /// <see cref="Prepare"/> wrote for these n rows. n == 1 is decode; larger n runs row tiles x token groups.
+    /// </summary>
+    public static void Multiply(byte* packed, int rows, int cols, byte* act, long actRow, byte* prep, int n,
+                                float* y, long yStride, int groupStart, int groupEnd, int width)
+    {
+        int nb = cols / 32;
+        groupEnd = Math.Min(groupEnd, (rows + GroupRows - 1) / GroupRows);
+        if (n <= 0 || nb == 0 || groupStart >= groupEnd)
+            return;
+        long prepRow = (long)nb * PrepEntryBytes;
+        if (width >= 512 && Avx512BW.IsSupported)
+        {
+            if (n == 1)
+                Decode512(packed, nb, rows, act, prep, y, groupStart, groupEnd);
+            else
+                Prefill512(packed, nb, rows, act, actRow, prep, prepRow, n, y, yStride, groupStart, groupEnd);
+            return;
+        }
+
+        // Narrower paths: one token at a time, over row tiles so the weights of a tile stay in cache across tokens.
+        int tileGroups = Math.Max(1, PrefillTileBytes / (nb * TileBytes));
+        int kind = width >= 256 && Avx2.IsSupported ? 256
+            : width >= 128 ? (KernelSettings.UseX86Helpers128 && Ssse3.IsSupported ? 128 : -128)
+            : 0;
+        for (int g0 = groupStart; g0 < groupEnd; g0 += tileGroups)
+        {
+            int g1 = Math.Min(groupEnd, g0 + tileGroups);
+            for (int t = 0; t < n; t++)
+                for (int g = g0; g < g1; g++)
+                {
+                    byte* w = packed + (long)g * nb * TileBytes;
+                    byte* a = act + t * actRow;
+                    byte* p = prep + t * prepRow;
+                    float* yt = y + t * yStride;
+                    int row0 = g * GroupRows;
+                    switch (kind)
+                    {
+                        case 256: Group256(w, nb, a, p, yt, row0, rows); break;
+                        case 128: Group128(w, nb, a, p, yt, row0, rows); break;
+                        case -128: GroupPortable128(w, nb, a, p, yt, row0, rows); break;
+                        default: GroupScalar(w, nb, a, p, yt, row0, rows); break;
+                    }
+                }
+        }
+    }
+
+    // ---------------------------------------------------------------- stores
+
+    /// <summary>Stores a group's 16 results, or only those of rows below <paramref name="rows"/> in a last, partial group.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector512<float> acc, float* y, int row0, int rows)
+    {
+        if (row0 + GroupRows <= rows)
+            acc.Store(y + row0);
+        else
+            StorePartial(acc, y, row0, rows);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void StorePartial(Vector512<float> acc, float* y, int row0, int rows)
+    {
+        for (int i = 0; row0 + i < rows; i++)
+            y[row0 + i] = acc.GetElement(i);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<T>(T part, int count, float* y, int row0, int rows) where T : unmanaged
+    {
+        float* v = (float*)&part;
+        if (row0 + count <= rows)
+            Unsafe.CopyBlockUnaligned(y + row0, v, (uint)(count * sizeof(float)));
+        else
+            for (int i = 0; row0 + i < rows; i++)
+                y[row0 + i] = v[i];
+    }
+
+    // ---------------------------------------------------------------- 512
+
+    /// <summary>sum(q * a) of one tile for all 16 rows, in int16 pair sums (exact: at most 30720 in magnitude).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> Dot16(Vector512<byte> l0, Vector512<byte> h0, Vector512<byte> l1, Vector512<byte> h1,
+        Vector512<byte> l2, Vector512<byte> h2, Vector512<byte> l3, Vector512<byte> h3, byte* q)
+    {
+        Vector512<short> p = Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(*(int*)(q + 0)).AsSByte());
+        p += Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(*(int*)(q + 4)).AsSByte());
+        p += Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(*(int*)(q + 8)).AsSByte());
+        p += Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(*(int*)(q + 12)).AsSByte());
+        p += Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(*(int*)(q + 16)).AsSByte());
+        p += Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(*(int*)(q + 20)).AsSByte());
+        p += Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(*(int*)(q + 24)).AsSByte());
+        p += Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(*(int*)(q + 28)).AsSByte());
+        return p;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> Low(Vector512<byte> v) => v & Vector512.Create((byte)0x0F);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> High(Vector512<byte> v) => (v.AsUInt16() >> 4).AsByte() & Vector512.Create((byte)0x0F);
+
+    /// <summary>One block of one token for a 16-row tile: acc = fma(isum, fl(d_w * d_a), acc) per row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Block512(byte* tile, byte* a, byte* p, Vector512<float> acc)
+    {
+        Vector512<byte> v0 = Vector512.Load(tile + 32), v1 = Vector512.Load(tile + 96);
+        Vector512<byte> v2 = Vector512.Load(tile + 160), v3 = Vector512.Load(tile + 224);
+        Vector512<short> s = Dot16(Low(v0), High(v0), Low(v1), High(v1), Low(v2), High(v2), Low(v3), High(v3), a + 2);
+        Vector512<int> isum = Avx512BW.MultiplyAddAdjacent(s, Vector512<short>.One) - Vector512.Create(*(int*)(p + 4));
+        Vector512<float> d = Fp16.ToFloat(Vector256.Load((ushort*)tile)) * Vector512.Create(*(float*)p);
+        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(isum), d, acc);
+    }
+
+    /// <summary>One token over groups [g0, g1): two groups per pass share the activation loads and broadcasts.</summary>
+    private static void Decode512(byte* packed, int nb, int rows, byte* act, byte* prep, float* y, int g0, int g1)
+    {
+        long groupBytes = (long)nb * TileBytes;
+        int g = g0;
+        for (; g + 2 <= g1; g += 2)
+        {
+            byte* t0 = packed + g * groupBytes, t1 = t0 + groupBytes;
+            byte* a = act, p = prep;
+            Vector512<float> acc0 = default, acc1 = default;
+            for (int b = 0; b < nb; b++, t0 += TileBytes, t1 += TileBytes, a += ActBytes, p += PrepEntryBytes)
+            {
+                acc0 = Block512(t0, a, p, acc0);
+                acc1 = Block512(t1, a, p, acc1);
+            }
+            Store(acc0, y, g * GroupRows, rows);
+            Store(acc1, y, (g + 1) * GroupRows, rows);
+        }
+        if (g < g1)
+        {
+            byte* t0 = packed + g * groupBytes;
+            byte* a = act, p = prep;
+            Vector512<float> acc0 = default;
+            for (int b = 0; b < nb; b++, t0 += TileBytes, a += ActBytes, p += PrepEntryBytes)
+                acc0 = Block512(t0, a, p, acc0);
+            Store(acc0, y, g * GroupRows, rows);
+        }
+    }
+
+    // Token-count markers: the JIT specializes each body per marker and drops the unused tokens' code.
+    private struct Two;
+    private struct Four;
+    private struct Eight;
+
+    /// <summary>Row tiles of about <see cref="PrefillTileBytes"/>; per tile, tokens in groups of 8, then 4, 2, 1.</summary>
+    private static void Prefill512(byte* packed, int nb, int rows, byte* act, long actRow, byte* prep, long prepRow, int n,
+                                   float* y, long yStride, int groupStart, int groupEnd)
+    {
+        long groupBytes = (long)nb * TileBytes;
+        int tileGroups = (int)Math.Max(1, PrefillTileBytes / groupBytes);
+        for (int g0 = groupStart; g0 < groupEnd; g0 += tileGroups)
+        {
+            int g1 = Math.Min(groupEnd, g0 + tileGroups);
+            int t = 0;
+            for (; t + 8 <= n; t += 8)
+                for (int g = g0; g < g1; g++)
+                    Tokens512<Eight>(packed + g * groupBytes, nb, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g * GroupRows, rows);
+            if (t + 4 <= n)
+            {
+                for (int g = g0; g < g1; g++)
+                    Tokens512<Four>(packed + g * groupBytes, nb, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g * GroupRows, rows);
+                t += 4;
+            }
+            if (t + 2 <= n)
+            {
+                for (int g = g0; g < g1; g++)
+                    Tokens512<Two>(packed + g * groupBytes, nb, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g * GroupRows, rows);
+                t += 2;
+            }
+            if (t < n)
+                Decode512(packed, nb, rows, act + t * actRow, prep + t * prepRow, y + t * yStride, g0, g1);
+        }
+    }
+
+    /// <summary>One 16-row group for 2, 4 or 8 tokens: each weight tile is unpacked once and used for every token.</summary>
+    private static void Tokens512<TN>(byte* tile, int nb, byte* act, long actRow, byte* prep, long prepRow, float* y, long yStride, int row0, int rows)
+    {
+        int k = typeof(TN) == typeof(Eight) ? 8 : typeof(TN) == typeof(Four) ? 4 : 2;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        byte* a = act + 2, p = prep;
+        for (int b = 0; b < nb; b++, tile += TileBytes, a += ActBytes, p += PrepEntryBytes)
+        {
+            Vector512<byte> v0 = Vector512.Load(tile + 32), v1 = Vector512.Load(tile + 96);
+            Vector512<byte> v2 = Vector512.Load(tile + 160), v3 = Vector512.Load(tile + 224);
+            Vector512<byte> l0 = Low(v0), h0 = High(v0), l1 = Low(v1), h1 = High(v1);
+            Vector512<byte> l2 = Low(v2), h2 = High(v2), l3 = Low(v3), h3 = High(v3);
+            Vector512<float> dw = Fp16.ToFloat(Vector256.Load((ushort*)tile));
+            c0 = Token512(c0, l0, h0, l1, h1, l2, h2, l3, h3, dw, a, p);
+            c1 = Token512(c1, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + actRow, p + prepRow);
+            if (k >= 4)
+            {
+                c2 = Token512(c2, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 2 * actRow, p + 2 * prepRow);
+                c3 = Token512(c3, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 3 * actRow, p + 3 * prepRow);
+            }
+            if (k >= 8)
+            {
+                c4 = Token512(c4, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 4 * actRow, p + 4 * prepRow);
+                c5 = Token512(c5, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 5 * actRow, p + 5 * prepRow);
+                c6 = Token512(c6, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 6 * actRow, p + 6 * prepRow);
+                c7 = Token512(c7, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 7 * actRow, p + 7 * prepRow);
+            }
+        }
+        Store(c0, y, row0, rows);
+        Store(c1, y + yStride, row0, rows);
+        if (k >= 4)
+        {
+            Store(c2, y + 2 * yStride, row0, rows);
+            Store(c3, y + 3 * yStride, row0, rows);
+        }
+        if (k >= 8)
+        {
+            Store(c4, y + 4 * yStride, row0, rows);
+            Store(c5, y + 5 * yStride, row0, rows);
+            Store(c6, y + 6 * yStride, row0, rows);
+            Store(c7, y + 7 * yStride, row0, rows);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Token512(Vector512<float> acc, Vector512<byte> l0, Vector512<byte> h0, Vector512<byte> l1, Vector512<byte> h1,
+        Vector512<byte> l2, Vector512<byte> h2, Vector512<byte> l3, Vector512<byte> h3, Vector512<float> dw, byte* q, byte* p)
+    {
+        Vector512<short> s = Dot16(l0, h0, l1, h1, l2, h2, l3, h3, q);
+        Vector512<int> isum = Avx512BW.MultiplyAddAdjacent(s, Vector512<short>.One) - Vector512.Create(*(int*)(p + 4));
+        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(isum), dw * Vector512.Create(*(float*)p), acc);
+    }
+
+    // ---------------------------------------------------------------- 256
+
+    /// <summary>One token, one group: the tile's two 8-row halves (chunk bytes [0, 32) and [32, 64)) side by side.</summary>
+    private static void Group256(byte* tile, int nb, byte* a, byte* p, float* y, int row0, int rows)
+    {
+        Vector256<float> acc0 = default, acc1 = default;
+        for (int b = 0; b < nb; b++, tile += TileBytes, a += ActBytes, p += PrepEntryBytes)
+        {
+            Vector256<int> off = Vector256.Create(*(int*)(p + 4));
+            Vector256<float> da = Vector256.Create(*(float*)p);
+            acc0 = Half256(tile, 0, a + 2, off, da, acc0);
+            acc1 = Half256(tile, 32, a + 2, off, da, acc1);
+        }
+        Store(acc0, 8, y, row0, rows);
+        Store(acc1, 8, y, row0 + 8, rows);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Half256(byte* tile, int half, byte* q, Vector256<int> off, Vector256<float> da, Vector256<float> acc)
+    {
+        Vector256<byte> m = Vector256.Create((byte)0x0F);
+        Vector256<short> s = default;
+        for (int c = 0; c < 4; c++)
+        {
+            Vector256<byte> v = Vector256.Load(tile + 32 + 64 * c + half);
+            s += Avx2.MultiplyAddAdjacent(v & m, Vector256.Create(*(int*)(q + 4 * c)).AsSByte());
+            s += Avx2.MultiplyAddAdjacent((v.AsUInt16() >> 4).AsByte() & m, Vector256.Create(*(int*)(q + 16 + 4 * c)).AsSByte());
+        }
+        Vector256<int> isum = Avx2.MultiplyAddAdjacent(s, Vector256<short>.One) - off;
+        Vector256<float> d = Fp16.ToFloat(Vector128.Load((ushort*)(tile + half / 2))) * da;
+        return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(isum), d, acc);
+    }
+
+    // ---------------------------------------------------------------- 128
+
+    /// <summary>One token, one group, SSSE3: four 4-row quarters (chunk bytes [16j, 16j + 16)).</summary>
+    private static void Group128(byte* tile, int nb, byte* a, byte* p, float* y, int row0, int rows)
+    {
+        Vector128<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int b = 0; b < nb; b++, tile += TileBytes, a += ActBytes, p += PrepEntryBytes)
+        {
+            Vector128<int> off = Vector128.Create(*(int*)(p + 4));
+            Vector128<float> da = Vector128.Create(*(float*)p);
+            acc0 = Quarter128(tile, 0, a + 2, off, da, acc0);
+            acc1 = Quarter128(tile, 1, a + 2, off, da, acc1);
+            acc2 = Quarter128(tile, 2, a + 2, off, da, acc2);
+            acc3 = Quarter128(tile, 3, a + 2, off, da, acc3);
+        }
+        Store(acc0, 4, y, row0, rows);
+        Store(acc1, 4, y, row0 + 4, rows);
+        Store(acc2, 4, y, row0 + 8, rows);
+        Store(acc3, 4, y, row0 + 12, rows);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Quarter128(byte* tile, int j, byte* q, Vector128<int> off, Vector128<float> da, Vector128<float> acc)
+    {
+        Vector128<byte> m = Vector128.Create((byte)0x0F);
+        Vector128<short> s = default;
+        for (int c = 0; c < 4; c++)
+        {
+            Vector128<byte> v = Vector128.Load(tile + 32 + 64 * c + 16 * j);
+            s += Ssse3.MultiplyAddAdjacent(v & m, Vector128.Create(*(int*)(q + 4 * c)).AsSByte());
+            s += Ssse3.MultiplyAddAdjacent((v.AsUInt16() >> 4).AsByte() & m, Vector128.Create(*(int*)(q + 16 + 4 * c)).AsSByte());
+        }
+        Vector128<int> isum = Sse2.MultiplyAddAdjacent(s, Vector128<short>.One) - off;
+        return Quarter128Finish(tile, j, isum, da, acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Quarter128Finish(byte* tile, int j, Vector128<int> isum, Vector128<float> da, Vector128<float> acc)
+    {
+        Vector128<float> d = Fp16.ToFloat(Vector64.Load((ushort*)(tile + 8 * j))) * da;
+        return Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(isum), d, acc);
+    }
+
+    /// <summary>One token, one group, cross-platform Vector128 only (no SSSE3 byte multiplies).</summary>
+    private static void GroupPortable128(byte* tile, int nb, byte* a, byte* p, float* y, int row0, int rows)
+    {
+        Vector128<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int b = 0; b < nb; b++, tile += TileBytes, a += ActBytes, p += PrepEntryBytes)
+        {
+            Vector128<int> off = Vector128.Create(*(int*)(p + 4));
+            Vector128<float> da = Vector128.Create(*(float*)p);
+            acc0 = QuarterPortable(tile, 0, a + 2, off, da, acc0);
+            acc1 = QuarterPortable(tile, 1, a + 2, off, da, acc1);
+            acc2 = QuarterPortable(tile, 2, a + 2, off, da, acc2);
+            acc3 = QuarterPortable(tile, 3, a + 2, off, da, acc3);
+        }
+        Store(acc0, 4, y, row0, rows);
+        Store(acc1, 4, y, row0 + 4, rows);
+        Store(acc2, 4, y, row0 + 8, rows);
+        Store(acc3, 4, y, row0 + 12, rows);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> QuarterPortable(byte* tile, int j, byte* q, Vector128<int> off, Vector128<float> da, Vector128<float> acc)
+    {
+        Vector128<byte> m = Vector128.Create((byte)0x0F);
+        // 16-bit products: the low 8 bytes of a chunk quarter are rows 4j and 4j+1, the high 8 rows 4j+2 and 4j+3; the
+        // activations' 4 bytes repeat, so both halves widen to the same 8 values. Eight products per lane: |sum| <= 15360.
+        Vector128<short> lo = default, hi = default;
+        for (int c = 0; c < 4; c++)
+        {
+            Vector128<byte> v = Vector128.Load(tile + 32 + 64 * c + 16 * j);
+            Vector128<byte> vl = v & m, vh = (v.AsUInt16() >> 4).AsByte() & m;
+            Vector128<short> al = Vector128.WidenLower(Vector128.Create(*(int*)(q + 4 * c)).AsSByte());
+            Vector128<short> ah = Vector128.WidenLower(Vector128.Create(*(int*)(q + 16 + 4 * c)).AsSByte());
+            lo += Vector128.WidenLower(vl).AsInt16() * al + Vector128.WidenLower(vh).AsInt16() * ah;
+            hi += Vector128.WidenUpper(vl).AsInt16() * al + Vector128.WidenUpper(vh).AsInt16() * ah;
+        }
+        // Adjacent 16-bit pairs into 32-bit lanes, then adjacent 32-bit pairs into 64-bit lanes (one per row), narrowed.
+        Vector128<int> lo32 = ((lo.AsInt32() << 16) >> 16) + (lo.AsInt32() >> 16);
+        Vector128<int> hi32 = ((hi.AsInt32() << 16) >> 16) + (hi.AsInt32() >> 16);
+        Vector128<long> lo64 = ((lo32.AsInt64() << 32) >> 32) + (lo32.AsInt64() >> 32);
+        Vector128<long> hi64 = ((hi32.AsInt64() << 32) >> 32) + (hi32.AsInt64() >> 32);
+        Vector128<int> isum = Vector128.Narrow(lo64, hi64) - off;
+        return Quarter128Finish(tile, j, isum, da, acc);
+    }
+
+    // ---------------------------------------------------------------- scalar
+
+    /// <summary>One token, one group, the model's loop on the packed bytes.</summary>
+    private static void GroupScalar(byte* tile, int nb, byte* a, byte* p, float* y, int row0, int rows)
+    {
+        int count = Math.Min(GroupRows, rows - row0);
+        for (int r = 0; r < count; r++)
+        {
+            float acc = 0f;
+            byte* t = tile, q = a + 2, pp = p;
+            for (int b = 0; b < nb; b++, t += TileBytes, q += ActBytes, pp += PrepEntryBytes)
+            {
+                int sum = 0;
+                for (int i = 0; i < 16; i++)
+                {
+                    byte w = t[32 + 64 * (i / 4) + 4 * r + i % 4];
+                    sum += (w & 0xF) * (sbyte)q[i] + (w >> 4) * (sbyte)q[16 + i];
+                }
+                int isum = sum - *(int*)(pp + 4);
+                acc = MathF.FusedMultiplyAdd(isum, Fp16.ToFloat(t + 2 * r) * *(float*)pp, acc);
+            }
+            y[row0 + r] = acc;
+        }
+    }
+}
