@@ -8,24 +8,33 @@ namespace SeekSharp.Numerics;
 // accumulator starts at 0 and, for each block in order, takes one FMA: acc = fma((float)isum, fl(d_w * d_a), acc), where
 // isum = sum (q - 8) * a is the block's exact integer dot. Only that float sequence must match; the layout is our own.
 //
-// Layout: rows in groups of 16 (a last, partial group is padded with zero rows). Per (group g, block b) one 288-byte tile
-// at (g * nb + b) * 288, the same size as the 16 original blocks:
-//   [0, 32)           the 16 rows' f16 scales, row r at 2r;
-//   [32 + 64c, +64)   chunk c = 0..3: qs bytes [4c, 4c + 4) of row r at 4r (unsigned nibbles, as stored).
-// So 32-bit lane r of chunk c holds row r's values 4c..4c+3 in its low nibbles and 16+4c..16+4c+3 in its high nibbles,
-// and one 512-bit register covers one chunk of all 16 rows: pmaddubsw of the unsigned nibbles against the broadcast 4
-// activation bytes of that chunk gives pair sums, eight of them (4 chunks x low/high) add up in int16 exactly
-// (|8 x 2 x 15 x 128| = 30720), pmaddwd with ones gives each row's sum(q * a) in its 32-bit lane, and subtracting
-// 8 * sum(a) (computed once per token and block by Prepare) gives isum. Then one float FMA per block updates all 16 rows.
-// The 256-bit path handles the two 8-row halves of a tile, the 128-bit paths four 4-row quarters (the portable one
+// Layout: rows in groups of 16 (a last, partial group is padded with zero rows); a group's block b is a 288-byte tile
+// (the size of the 16 original blocks) made of the 16 rows' f16 scales (row r at 2r) and four 64-byte chunks, chunk
+// c = 0..3 holding qs bytes [4c, 4c + 4) of row r at 4r (unsigned nibbles, as stored). So 32-bit lane r of chunk c holds
+// row r's values 4c..4c+3 in its low nibbles and 16+4c..16+4c+3 in its high nibbles.
+// Groups 2p and 2p + 1 are stored together, block by block, as 576-byte (nine cache line) pair blocks at
+// (p * nb + b) * 576: [0, 32) scales of 2p, [32, 64) scales of 2p + 1, [64, 320) chunks of 2p, [320, 576) chunks of
+// 2p + 1. Every chunk then starts on a 64-byte boundary (no 512-bit load splits a cache line) and decode, which runs the
+// two groups of a pair side by side, reads one sequential stream. A last group without a partner (an odd group count)
+// is stored alone: per block its scales and then its chunks (288-byte stride), so the total is always 288 bytes per
+// (group, block).
+//
+// Arithmetic: one 512-bit register holds one chunk of all 16 rows. pmaddubsw of the unsigned nibbles against the
+// broadcast 4 activation bytes of that chunk gives pair sums; eight of them (4 chunks x low/high) add up in int16 exactly
+// (|8 x 2 x 15 x 128| = 30720); pmaddwd with ones gives each row's sum(q * a) in its 32-bit lane, and subtracting
+// 8 * sum(a) (computed once per token and block by Prepare) gives isum. Then one float FMA per block updates 16 rows.
+// The 256-bit path handles the two 8-row halves of a chunk, the 128-bit paths four 4-row quarters (the portable one
 // widens to 16 bits and multiplies instead of pmaddubsw); the scalar path is the model itself on the packed bytes.
 internal static unsafe class RepackedQ4_0
 {
     /// <summary>Rows per interleaved group.</summary>
     public const int GroupRows = 16;
 
-    /// <summary>Bytes per (group, block) tile: 16 f16 scales and 16 x 16 qs bytes.</summary>
+    /// <summary>Bytes per (group, block): 16 f16 scales and 16 x 16 qs bytes.</summary>
     public const int TileBytes = 288;
+
+    /// <summary>Bytes per (group pair, block).</summary>
+    private const int PairBytes = 2 * TileBytes;
 
     private const int WeightBlockBytes = 18;
     private const int ActBytes = 34;       // block_q8_0: f16 d, 32 x int8
@@ -37,42 +46,65 @@ internal static unsafe class RepackedQ4_0
     /// </summary>
     public static int PrefillTileBytes = 256 << 10;
 
+    /// <summary>
+    /// Decode prefetches the weights this many bytes ahead of its reads (0: off). One token does little work per weight
+    /// byte, so decode from DRAM is bound by how many lines are in flight; the hardware prefetcher alone leaves some
+    /// bandwidth unused.
+    /// </summary>
+    public static int DecodePrefetchBytes = 0;
+
+    // ---------------------------------------------------------------- layout
+
+    /// <summary>
+    /// Where group <paramref name="g"/> lies: block b's scales at scales + b * stride, its chunk c at
+    /// chunks + b * stride + 64c. Returns the stride (576 inside a pair, 288 for a last group without a partner).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Locate(byte* packed, int nb, int groups, int g, out byte* scales, out byte* chunks)
+    {
+        byte* pair = packed + (long)(g >> 1) * nb * PairBytes;
+        if ((g | 1) < groups)
+        {
+            scales = pair + 32 * (g & 1);
+            chunks = pair + 64 + 256 * (g & 1);
+            return PairBytes;
+        }
+        scales = pair;
+        chunks = pair + 32;
+        return TileBytes;
+    }
+
+    private static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
+
     // ---------------------------------------------------------------- packing and per-call preparation
 
-    /// <summary>Bytes of the packed form: ceil(rows / 16) groups of cols / 32 tiles.</summary>
-    public static long PackedBytes(int rows, int cols) => (long)((rows + GroupRows - 1) / GroupRows) * (cols / 32) * TileBytes;
+    /// <summary>Bytes of the packed form: 288 per (group, block), ceil(rows / 16) groups of cols / 32 blocks.</summary>
+    public static long PackedBytes(int rows, int cols) => (long)Groups(rows) * (cols / 32) * TileBytes;
 
     /// <summary>
     /// Packs groups [<paramref name="groupStart"/>, <paramref name="groupEnd"/>) of the row-major Q4_0 matrix
     /// <paramref name="src"/> (row r at src + r * (cols / 32 * 18)) into <paramref name="dst"/>. Rows past
-    /// <paramref name="rows"/> in the last group are zero. Disjoint group ranges write disjoint bytes.
+    /// <paramref name="rows"/> in the last group are zero. Disjoint group ranges write disjoint bytes (also the two
+    /// groups of one pair).
     /// </summary>
     public static void Pack(byte* src, int rows, int cols, byte* dst, int groupStart, int groupEnd)
     {
-        int nb = cols / 32;
+        int nb = cols / 32, groups = Groups(rows);
         long rowBytes = (long)nb * WeightBlockBytes;
         for (int g = groupStart; g < groupEnd; g++)
         {
-            byte* group = dst + (long)g * nb * TileBytes;
+            int stride = Locate(dst, nb, groups, g, out byte* scales, out byte* chunks);
             for (int r = 0; r < GroupRows; r++)
             {
                 int row = g * GroupRows + r;
                 byte* s = src + row * rowBytes;
-                byte* t = group;
-                for (int b = 0; b < nb; b++, t += TileBytes, s += WeightBlockBytes)
+                for (int b = 0; b < nb; b++, s += WeightBlockBytes)
                 {
-                    if (row < rows)
-                    {
-                        *(ushort*)(t + 2 * r) = Unsafe.ReadUnaligned<ushort>(s);
-                        for (int c = 0; c < 4; c++)
-                            *(uint*)(t + 32 + 64 * c + 4 * r) = Unsafe.ReadUnaligned<uint>(s + 2 + 4 * c);
-                    }
-                    else
-                    {
-                        *(ushort*)(t + 2 * r) = 0;
-                        for (int c = 0; c < 4; c++)
-                            *(uint*)(t + 32 + 64 * c + 4 * r) = 0;
-                    }
+                    byte* ps = scales + (long)b * stride + 2 * r, pq = chunks + (long)b * stride + 4 * r;
+                    bool real = row < rows;
+                    *(ushort*)ps = real ? Unsafe.ReadUnaligned<ushort>(s) : (ushort)0;
+                    for (int c = 0; c < 4; c++)
+                        *(uint*)(pq + 64 * c) = real ? Unsafe.ReadUnaligned<uint>(s + 2 + 4 * c) : 0u;
                 }
             }
         }
@@ -114,8 +146,8 @@ internal static unsafe class RepackedQ4_0
     public static void Multiply(byte* packed, int rows, int cols, byte* act, long actRow, byte* prep, int n,
                                 float* y, long yStride, int groupStart, int groupEnd, int width)
     {
-        int nb = cols / 32;
-        groupEnd = Math.Min(groupEnd, (rows + GroupRows - 1) / GroupRows);
+        int nb = cols / 32, groups = Groups(rows);
+        groupEnd = Math.Min(groupEnd, groups);
         if (n <= 0 || nb == 0 || groupStart >= groupEnd)
             return;
         long prepRow = (long)nb * PrepEntryBytes;
@@ -139,17 +171,17 @@ internal static unsafe class RepackedQ4_0
             for (int t = 0; t < n; t++)
                 for (int g = g0; g < g1; g++)
                 {
-                    byte* w = packed + (long)g * nb * TileBytes;
+                    int stride = Locate(packed, nb, groups, g, out byte* scales, out byte* chunks);
                     byte* a = act + t * actRow;
                     byte* p = prep + t * prepRow;
                     float* yt = y + t * yStride;
                     int row0 = g * GroupRows;
                     switch (kind)
                     {
-                        case 256: Group256(w, nb, a, p, yt, row0, rows); break;
-                        case 128: Group128(w, nb, a, p, yt, row0, rows); break;
-                        case -128: GroupPortable128(w, nb, a, p, yt, row0, rows); break;
-                        default: GroupScalar(w, nb, a, p, yt, row0, rows); break;
+                        case 256: Group256(scales, chunks, stride, nb, a, p, yt, row0, rows); break;
+                        case 128: Group128(scales, chunks, stride, nb, a, p, yt, row0, rows); break;
+                        case -128: GroupPortable128(scales, chunks, stride, nb, a, p, yt, row0, rows); break;
+                        default: GroupScalar(scales, chunks, stride, nb, a, p, yt, row0, rows); break;
                     }
                 }
         }
@@ -157,21 +189,17 @@ internal static unsafe class RepackedQ4_0
 
     // ---------------------------------------------------------------- stores
 
-    /// <summary>Stores a group's 16 results, or only those of rows below <paramref name="rows"/> in a last, partial group.</summary>
+    /// <summary>
+    /// Stores a group's 16 results, or only those of rows below <paramref name="rows"/> in a last, partial group (a
+    /// masked store: no call, so the JIT keeps the other accumulators of a kernel in registers instead of spilling them).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(Vector512<float> acc, float* y, int row0, int rows)
     {
         if (row0 + GroupRows <= rows)
             acc.Store(y + row0);
         else
-            StorePartial(acc, y, row0, rows);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void StorePartial(Vector512<float> acc, float* y, int row0, int rows)
-    {
-        for (int i = 0; row0 + i < rows; i++)
-            y[row0 + i] = acc.GetElement(i);
+            Avx512F.MaskStore(y + row0, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(rows - row0)).AsSingle(), acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -187,7 +215,7 @@ internal static unsafe class RepackedQ4_0
 
     // ---------------------------------------------------------------- 512
 
-    /// <summary>sum(q * a) of one tile for all 16 rows, in int16 pair sums (exact: at most 30720 in magnitude).</summary>
+    /// <summary>sum(q * a) of one block for all 16 rows, in int16 pair sums (exact: at most 30720 in magnitude).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<short> Dot16(Vector512<byte> l0, Vector512<byte> h0, Vector512<byte> l1, Vector512<byte> h1,
         Vector512<byte> l2, Vector512<byte> h2, Vector512<byte> l3, Vector512<byte> h3, byte* q)
@@ -209,45 +237,65 @@ internal static unsafe class RepackedQ4_0
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<byte> High(Vector512<byte> v) => (v.AsUInt16() >> 4).AsByte() & Vector512.Create((byte)0x0F);
 
-    /// <summary>One block of one token for a 16-row tile: acc = fma(isum, fl(d_w * d_a), acc) per row.</summary>
+    /// <summary>One block of one token for 16 rows: acc = fma(isum, fl(d_w * d_a), acc) per row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Block512(byte* tile, byte* a, byte* p, Vector512<float> acc)
+    private static Vector512<float> Block512(byte* scales, byte* chunks, byte* a, byte* p, Vector512<float> acc)
     {
-        Vector512<byte> v0 = Vector512.Load(tile + 32), v1 = Vector512.Load(tile + 96);
-        Vector512<byte> v2 = Vector512.Load(tile + 160), v3 = Vector512.Load(tile + 224);
+        Vector512<byte> v0 = Vector512.Load(chunks), v1 = Vector512.Load(chunks + 64);
+        Vector512<byte> v2 = Vector512.Load(chunks + 128), v3 = Vector512.Load(chunks + 192);
         Vector512<short> s = Dot16(Low(v0), High(v0), Low(v1), High(v1), Low(v2), High(v2), Low(v3), High(v3), a + 2);
         Vector512<int> isum = Avx512BW.MultiplyAddAdjacent(s, Vector512<short>.One) - Vector512.Create(*(int*)(p + 4));
-        Vector512<float> d = Fp16.ToFloat(Vector256.Load((ushort*)tile)) * Vector512.Create(*(float*)p);
+        Vector512<float> d = Fp16.ToFloat(Vector256.Load((ushort*)scales)) * Vector512.Create(*(float*)p);
         return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(isum), d, acc);
     }
 
-    /// <summary>One token over groups [g0, g1): two groups per pass share the activation loads and broadcasts.</summary>
+    /// <summary>One token over groups [g0, g1): the two groups of a pair side by side (one stream, shared activations).</summary>
     private static void Decode512(byte* packed, int nb, int rows, byte* act, byte* prep, float* y, int g0, int g1)
     {
-        long groupBytes = (long)nb * TileBytes;
+        int groups = Groups(rows), ahead = DecodePrefetchBytes;
         int g = g0;
+        if ((g & 1) != 0)
+            Decode512One(packed, nb, groups, rows, act, prep, y, g++, ahead);
         for (; g + 2 <= g1; g += 2)
         {
-            byte* t0 = packed + g * groupBytes, t1 = t0 + groupBytes;
+            byte* blk = packed + (long)(g >> 1) * nb * PairBytes;
             byte* a = act, p = prep;
             Vector512<float> acc0 = default, acc1 = default;
-            for (int b = 0; b < nb; b++, t0 += TileBytes, t1 += TileBytes, a += ActBytes, p += PrepEntryBytes)
+            for (int b = 0; b < nb; b++, blk += PairBytes, a += ActBytes, p += PrepEntryBytes)
             {
-                acc0 = Block512(t0, a, p, acc0);
-                acc1 = Block512(t1, a, p, acc1);
+                if (ahead != 0)
+                {
+                    byte* f = blk + ahead;
+                    Sse.Prefetch0(f); Sse.Prefetch0(f + 64); Sse.Prefetch0(f + 128);
+                    Sse.Prefetch0(f + 192); Sse.Prefetch0(f + 256); Sse.Prefetch0(f + 320);
+                    Sse.Prefetch0(f + 384); Sse.Prefetch0(f + 448); Sse.Prefetch0(f + 512);
+                }
+                acc0 = Block512(blk, blk + 64, a, p, acc0);
+                acc1 = Block512(blk + 32, blk + 320, a, p, acc1);
             }
             Store(acc0, y, g * GroupRows, rows);
             Store(acc1, y, (g + 1) * GroupRows, rows);
         }
         if (g < g1)
+            Decode512One(packed, nb, groups, rows, act, prep, y, g, ahead);
+    }
+
+    private static void Decode512One(byte* packed, int nb, int groups, int rows, byte* act, byte* prep, float* y, int g, int ahead)
+    {
+        int stride = Locate(packed, nb, groups, g, out byte* scales, out byte* chunks);
+        byte* a = act, p = prep;
+        Vector512<float> acc = default;
+        for (int b = 0; b < nb; b++, scales += stride, chunks += stride, a += ActBytes, p += PrepEntryBytes)
         {
-            byte* t0 = packed + g * groupBytes;
-            byte* a = act, p = prep;
-            Vector512<float> acc0 = default;
-            for (int b = 0; b < nb; b++, t0 += TileBytes, a += ActBytes, p += PrepEntryBytes)
-                acc0 = Block512(t0, a, p, acc0);
-            Store(acc0, y, g * GroupRows, rows);
+            if (ahead != 0)
+            {
+                byte* f = chunks + ahead;
+                Sse.Prefetch0(scales + ahead);
+                Sse.Prefetch0(f); Sse.Prefetch0(f + 64); Sse.Prefetch0(f + 128); Sse.Prefetch0(f + 192);
+            }
+            acc = Block512(scales, chunks, a, p, acc);
         }
+        Store(acc, y, g * GroupRows, rows);
     }
 
     // Token-count markers: the JIT specializes each body per marker and drops the unused tokens' code.
@@ -259,25 +307,23 @@ internal static unsafe class RepackedQ4_0
     private static void Prefill512(byte* packed, int nb, int rows, byte* act, long actRow, byte* prep, long prepRow, int n,
                                    float* y, long yStride, int groupStart, int groupEnd)
     {
-        long groupBytes = (long)nb * TileBytes;
-        int tileGroups = (int)Math.Max(1, PrefillTileBytes / groupBytes);
+        int groups = Groups(rows);
+        // An even number of groups per tile keeps pairs together for the single-token leftovers.
+        int tileGroups = Math.Max(2, PrefillTileBytes / (nb * TileBytes) & ~1);
         for (int g0 = groupStart; g0 < groupEnd; g0 += tileGroups)
         {
             int g1 = Math.Min(groupEnd, g0 + tileGroups);
             int t = 0;
             for (; t + 8 <= n; t += 8)
-                for (int g = g0; g < g1; g++)
-                    Tokens512<Eight>(packed + g * groupBytes, nb, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g * GroupRows, rows);
+                Tokens512<Eight>(packed, nb, groups, rows, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g0, g1);
             if (t + 4 <= n)
             {
-                for (int g = g0; g < g1; g++)
-                    Tokens512<Four>(packed + g * groupBytes, nb, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g * GroupRows, rows);
+                Tokens512<Four>(packed, nb, groups, rows, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g0, g1);
                 t += 4;
             }
             if (t + 2 <= n)
             {
-                for (int g = g0; g < g1; g++)
-                    Tokens512<Two>(packed + g * groupBytes, nb, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g * GroupRows, rows);
+                Tokens512<Two>(packed, nb, groups, rows, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g0, g1);
                 t += 2;
             }
             if (t < n)
@@ -285,19 +331,36 @@ internal static unsafe class RepackedQ4_0
         }
     }
 
-    /// <summary>One 16-row group for 2, 4 or 8 tokens: each weight tile is unpacked once and used for every token.</summary>
-    private static void Tokens512<TN>(byte* tile, int nb, byte* act, long actRow, byte* prep, long prepRow, float* y, long yStride, int row0, int rows)
+    /// <summary>Groups [g0, g1) for 2, 4 or 8 tokens, one group at a time.</summary>
+    private static void Tokens512<TN>(byte* packed, int nb, int groups, int rows, byte* act, long actRow, byte* prep, long prepRow,
+                                      float* y, long yStride, int g0, int g1)
+    {
+        for (int g = g0; g < g1; g++)
+        {
+            int stride = Locate(packed, nb, groups, g, out byte* scales, out byte* chunks);
+            Vector512<float> mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(rows - g * GroupRows)).AsSingle();
+            Group512<TN>(scales, chunks, stride, nb, act, actRow, prep, prepRow, y + g * GroupRows, yStride, mask);
+        }
+    }
+
+    /// <summary>
+    /// One group for 2, 4 or 8 tokens: each weight block is unpacked once and used for every token. Results go out
+    /// through a row mask (all rows but the padding of a last, partial group); a store without branches or calls lets
+    /// the JIT keep all accumulators in registers.
+    /// </summary>
+    private static void Group512<TN>(byte* scales, byte* chunks, int stride, int nb, byte* act, long actRow, byte* prep, long prepRow,
+                                     float* y, long yStride, Vector512<float> mask)
     {
         int k = typeof(TN) == typeof(Eight) ? 8 : typeof(TN) == typeof(Four) ? 4 : 2;
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
         byte* a = act + 2, p = prep;
-        for (int b = 0; b < nb; b++, tile += TileBytes, a += ActBytes, p += PrepEntryBytes)
+        for (int b = 0; b < nb; b++, scales += stride, chunks += stride, a += ActBytes, p += PrepEntryBytes)
         {
-            Vector512<byte> v0 = Vector512.Load(tile + 32), v1 = Vector512.Load(tile + 96);
-            Vector512<byte> v2 = Vector512.Load(tile + 160), v3 = Vector512.Load(tile + 224);
+            Vector512<byte> v0 = Vector512.Load(chunks), v1 = Vector512.Load(chunks + 64);
+            Vector512<byte> v2 = Vector512.Load(chunks + 128), v3 = Vector512.Load(chunks + 192);
             Vector512<byte> l0 = Low(v0), h0 = High(v0), l1 = Low(v1), h1 = High(v1);
             Vector512<byte> l2 = Low(v2), h2 = High(v2), l3 = Low(v3), h3 = High(v3);
-            Vector512<float> dw = Fp16.ToFloat(Vector256.Load((ushort*)tile));
+            Vector512<float> dw = Fp16.ToFloat(Vector256.Load((ushort*)scales));
             c0 = Token512(c0, l0, h0, l1, h1, l2, h2, l3, h3, dw, a, p);
             c1 = Token512(c1, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + actRow, p + prepRow);
             if (k >= 4)
@@ -313,19 +376,19 @@ internal static unsafe class RepackedQ4_0
                 c7 = Token512(c7, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 7 * actRow, p + 7 * prepRow);
             }
         }
-        Store(c0, y, row0, rows);
-        Store(c1, y + yStride, row0, rows);
+        Avx512F.MaskStore(y, mask, c0);
+        Avx512F.MaskStore(y + yStride, mask, c1);
         if (k >= 4)
         {
-            Store(c2, y + 2 * yStride, row0, rows);
-            Store(c3, y + 3 * yStride, row0, rows);
+            Avx512F.MaskStore(y + 2 * yStride, mask, c2);
+            Avx512F.MaskStore(y + 3 * yStride, mask, c3);
         }
         if (k >= 8)
         {
-            Store(c4, y + 4 * yStride, row0, rows);
-            Store(c5, y + 5 * yStride, row0, rows);
-            Store(c6, y + 6 * yStride, row0, rows);
-            Store(c7, y + 7 * yStride, row0, rows);
+            Avx512F.MaskStore(y + 4 * yStride, mask, c4);
+            Avx512F.MaskStore(y + 5 * yStride, mask, c5);
+            Avx512F.MaskStore(y + 6 * yStride, mask, c6);
+            Avx512F.MaskStore(y + 7 * yStride, mask, c7);
         }
     }
 
@@ -340,51 +403,51 @@ internal static unsafe class RepackedQ4_0
 
     // ---------------------------------------------------------------- 256
 
-    /// <summary>One token, one group: the tile's two 8-row halves (chunk bytes [0, 32) and [32, 64)) side by side.</summary>
-    private static void Group256(byte* tile, int nb, byte* a, byte* p, float* y, int row0, int rows)
+    /// <summary>One token, one group: the two 8-row halves of each chunk (bytes [0, 32) and [32, 64)) side by side.</summary>
+    private static void Group256(byte* scales, byte* chunks, int stride, int nb, byte* a, byte* p, float* y, int row0, int rows)
     {
         Vector256<float> acc0 = default, acc1 = default;
-        for (int b = 0; b < nb; b++, tile += TileBytes, a += ActBytes, p += PrepEntryBytes)
+        for (int b = 0; b < nb; b++, scales += stride, chunks += stride, a += ActBytes, p += PrepEntryBytes)
         {
             Vector256<int> off = Vector256.Create(*(int*)(p + 4));
             Vector256<float> da = Vector256.Create(*(float*)p);
-            acc0 = Half256(tile, 0, a + 2, off, da, acc0);
-            acc1 = Half256(tile, 32, a + 2, off, da, acc1);
+            acc0 = Half256(scales, chunks, a + 2, off, da, acc0);
+            acc1 = Half256(scales + 16, chunks + 32, a + 2, off, da, acc1);
         }
         Store(acc0, 8, y, row0, rows);
         Store(acc1, 8, y, row0 + 8, rows);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Half256(byte* tile, int half, byte* q, Vector256<int> off, Vector256<float> da, Vector256<float> acc)
+    private static Vector256<float> Half256(byte* scales, byte* chunks, byte* q, Vector256<int> off, Vector256<float> da, Vector256<float> acc)
     {
         Vector256<byte> m = Vector256.Create((byte)0x0F);
         Vector256<short> s = default;
         for (int c = 0; c < 4; c++)
         {
-            Vector256<byte> v = Vector256.Load(tile + 32 + 64 * c + half);
+            Vector256<byte> v = Vector256.Load(chunks + 64 * c);
             s += Avx2.MultiplyAddAdjacent(v & m, Vector256.Create(*(int*)(q + 4 * c)).AsSByte());
             s += Avx2.MultiplyAddAdjacent((v.AsUInt16() >> 4).AsByte() & m, Vector256.Create(*(int*)(q + 16 + 4 * c)).AsSByte());
         }
         Vector256<int> isum = Avx2.MultiplyAddAdjacent(s, Vector256<short>.One) - off;
-        Vector256<float> d = Fp16.ToFloat(Vector128.Load((ushort*)(tile + half / 2))) * da;
+        Vector256<float> d = Fp16.ToFloat(Vector128.Load((ushort*)scales)) * da;
         return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(isum), d, acc);
     }
 
     // ---------------------------------------------------------------- 128
 
-    /// <summary>One token, one group, SSSE3: four 4-row quarters (chunk bytes [16j, 16j + 16)).</summary>
-    private static void Group128(byte* tile, int nb, byte* a, byte* p, float* y, int row0, int rows)
+    /// <summary>One token, one group, SSSE3: four 4-row quarters of each chunk (bytes [16j, 16j + 16)).</summary>
+    private static void Group128(byte* scales, byte* chunks, int stride, int nb, byte* a, byte* p, float* y, int row0, int rows)
     {
         Vector128<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        for (int b = 0; b < nb; b++, tile += TileBytes, a += ActBytes, p += PrepEntryBytes)
+        for (int b = 0; b < nb; b++, scales += stride, chunks += stride, a += ActBytes, p += PrepEntryBytes)
         {
             Vector128<int> off = Vector128.Create(*(int*)(p + 4));
             Vector128<float> da = Vector128.Create(*(float*)p);
-            acc0 = Quarter128(tile, 0, a + 2, off, da, acc0);
-            acc1 = Quarter128(tile, 1, a + 2, off, da, acc1);
-            acc2 = Quarter128(tile, 2, a + 2, off, da, acc2);
-            acc3 = Quarter128(tile, 3, a + 2, off, da, acc3);
+            acc0 = Quarter128(scales, chunks, a + 2, off, da, acc0);
+            acc1 = Quarter128(scales + 8, chunks + 16, a + 2, off, da, acc1);
+            acc2 = Quarter128(scales + 16, chunks + 32, a + 2, off, da, acc2);
+            acc3 = Quarter128(scales + 24, chunks + 48, a + 2, off, da, acc3);
         }
         Store(acc0, 4, y, row0, rows);
         Store(acc1, 4, y, row0 + 4, rows);
@@ -393,39 +456,39 @@ internal static unsafe class RepackedQ4_0
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Quarter128(byte* tile, int j, byte* q, Vector128<int> off, Vector128<float> da, Vector128<float> acc)
+    private static Vector128<float> Quarter128(byte* scales, byte* chunks, byte* q, Vector128<int> off, Vector128<float> da, Vector128<float> acc)
     {
         Vector128<byte> m = Vector128.Create((byte)0x0F);
         Vector128<short> s = default;
         for (int c = 0; c < 4; c++)
         {
-            Vector128<byte> v = Vector128.Load(tile + 32 + 64 * c + 16 * j);
+            Vector128<byte> v = Vector128.Load(chunks + 64 * c);
             s += Ssse3.MultiplyAddAdjacent(v & m, Vector128.Create(*(int*)(q + 4 * c)).AsSByte());
             s += Ssse3.MultiplyAddAdjacent((v.AsUInt16() >> 4).AsByte() & m, Vector128.Create(*(int*)(q + 16 + 4 * c)).AsSByte());
         }
         Vector128<int> isum = Sse2.MultiplyAddAdjacent(s, Vector128<short>.One) - off;
-        return Quarter128Finish(tile, j, isum, da, acc);
+        return Quarter128Finish(scales, isum, da, acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Quarter128Finish(byte* tile, int j, Vector128<int> isum, Vector128<float> da, Vector128<float> acc)
+    private static Vector128<float> Quarter128Finish(byte* scales, Vector128<int> isum, Vector128<float> da, Vector128<float> acc)
     {
-        Vector128<float> d = Fp16.ToFloat(Vector64.Load((ushort*)(tile + 8 * j))) * da;
+        Vector128<float> d = Fp16.ToFloat(Vector64.Load((ushort*)scales)) * da;
         return Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(isum), d, acc);
     }
 
     /// <summary>One token, one group, cross-platform Vector128 only (no SSSE3 byte multiplies).</summary>
-    private static void GroupPortable128(byte* tile, int nb, byte* a, byte* p, float* y, int row0, int rows)
+    private static void GroupPortable128(byte* scales, byte* chunks, int stride, int nb, byte* a, byte* p, float* y, int row0, int rows)
     {
         Vector128<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        for (int b = 0; b < nb; b++, tile += TileBytes, a += ActBytes, p += PrepEntryBytes)
+        for (int b = 0; b < nb; b++, scales += stride, chunks += stride, a += ActBytes, p += PrepEntryBytes)
         {
             Vector128<int> off = Vector128.Create(*(int*)(p + 4));
             Vector128<float> da = Vector128.Create(*(float*)p);
-            acc0 = QuarterPortable(tile, 0, a + 2, off, da, acc0);
-            acc1 = QuarterPortable(tile, 1, a + 2, off, da, acc1);
-            acc2 = QuarterPortable(tile, 2, a + 2, off, da, acc2);
-            acc3 = QuarterPortable(tile, 3, a + 2, off, da, acc3);
+            acc0 = QuarterPortable(scales, chunks, a + 2, off, da, acc0);
+            acc1 = QuarterPortable(scales + 8, chunks + 16, a + 2, off, da, acc1);
+            acc2 = QuarterPortable(scales + 16, chunks + 32, a + 2, off, da, acc2);
+            acc3 = QuarterPortable(scales + 24, chunks + 48, a + 2, off, da, acc3);
         }
         Store(acc0, 4, y, row0, rows);
         Store(acc1, 4, y, row0 + 4, rows);
@@ -434,15 +497,15 @@ internal static unsafe class RepackedQ4_0
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> QuarterPortable(byte* tile, int j, byte* q, Vector128<int> off, Vector128<float> da, Vector128<float> acc)
+    private static Vector128<float> QuarterPortable(byte* scales, byte* chunks, byte* q, Vector128<int> off, Vector128<float> da, Vector128<float> acc)
     {
         Vector128<byte> m = Vector128.Create((byte)0x0F);
-        // 16-bit products: the low 8 bytes of a chunk quarter are rows 4j and 4j+1, the high 8 rows 4j+2 and 4j+3; the
+        // 16-bit products: the low 8 bytes of a chunk quarter are its first two rows, the high 8 the other two; the
         // activations' 4 bytes repeat, so both halves widen to the same 8 values. Eight products per lane: |sum| <= 15360.
         Vector128<short> lo = default, hi = default;
         for (int c = 0; c < 4; c++)
         {
-            Vector128<byte> v = Vector128.Load(tile + 32 + 64 * c + 16 * j);
+            Vector128<byte> v = Vector128.Load(chunks + 64 * c);
             Vector128<byte> vl = v & m, vh = (v.AsUInt16() >> 4).AsByte() & m;
             Vector128<short> al = Vector128.WidenLower(Vector128.Create(*(int*)(q + 4 * c)).AsSByte());
             Vector128<short> ah = Vector128.WidenLower(Vector128.Create(*(int*)(q + 16 + 4 * c)).AsSByte());
@@ -455,29 +518,29 @@ internal static unsafe class RepackedQ4_0
         Vector128<long> lo64 = ((lo32.AsInt64() << 32) >> 32) + (lo32.AsInt64() >> 32);
         Vector128<long> hi64 = ((hi32.AsInt64() << 32) >> 32) + (hi32.AsInt64() >> 32);
         Vector128<int> isum = Vector128.Narrow(lo64, hi64) - off;
-        return Quarter128Finish(tile, j, isum, da, acc);
+        return Quarter128Finish(scales, isum, da, acc);
     }
 
     // ---------------------------------------------------------------- scalar
 
     /// <summary>One token, one group, the model's loop on the packed bytes.</summary>
-    private static void GroupScalar(byte* tile, int nb, byte* a, byte* p, float* y, int row0, int rows)
+    private static void GroupScalar(byte* scales, byte* chunks, int stride, int nb, byte* a, byte* p, float* y, int row0, int rows)
     {
         int count = Math.Min(GroupRows, rows - row0);
         for (int r = 0; r < count; r++)
         {
             float acc = 0f;
-            byte* t = tile, q = a + 2, pp = p;
-            for (int b = 0; b < nb; b++, t += TileBytes, q += ActBytes, pp += PrepEntryBytes)
+            byte* s = scales, c = chunks, q = a + 2, pp = p;
+            for (int b = 0; b < nb; b++, s += stride, c += stride, q += ActBytes, pp += PrepEntryBytes)
             {
                 int sum = 0;
                 for (int i = 0; i < 16; i++)
                 {
-                    byte w = t[32 + 64 * (i / 4) + 4 * r + i % 4];
+                    byte w = c[64 * (i / 4) + 4 * r + i % 4];
                     sum += (w & 0xF) * (sbyte)q[i] + (w >> 4) * (sbyte)q[16 + i];
                 }
                 int isum = sum - *(int*)(pp + 4);
-                acc = MathF.FusedMultiplyAdd(isum, Fp16.ToFloat(t + 2 * r) * *(float*)pp, acc);
+                acc = MathF.FusedMultiplyAdd(isum, Fp16.ToFloat(s + 2 * r) * *(float*)pp, acc);
             }
             y[row0 + r] = acc;
         }
