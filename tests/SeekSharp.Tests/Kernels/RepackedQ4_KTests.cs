@@ -1,0 +1,242 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using SeekSharp.Gguf;
+using SeekSharp.Numerics;
+
+namespace SeekSharp.Tests.Kernels;
+
+/// <summary>
+/// <see cref="RepackedQ4_K"/> against the scalar model of llama.cpp's repacked Q4_K order (the same model that
+/// <see cref="RepackOrderTests"/> pins to ggml_gemv / ggml_gemm_q4_K_8x8_q8_K bit for bit), at every vector width,
+/// for both sub-block groupings, padding groups, partial group ranges and odd token counts.
+/// </summary>
+[Collection("Kernels")]
+public sealed unsafe class RepackedQ4_KTests
+{
+    private const int QK_K = 256, Q4_KBytes = 144, Q8_KBytes = 292;
+
+    private static (int Scale, int Min) ScaleMinK4(ReadOnlySpan<byte> s, int j) => j < 4
+        ? (s[j] & 63, s[j + 4] & 63)
+        : ((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+
+    private static float Half(byte[] b, int o) => (float)BinaryPrimitives.ReadHalfLittleEndian(b.AsSpan(o));
+
+    /// <summary>RepackOrderTests.ModelQ4_K, with the activation row at an offset.</summary>
+    private static float Model(byte[] w, int r, byte[] act, int ao0, int cols, bool gemm)
+    {
+        int group = gemm ? 2 : 8;
+        int nb = cols / QK_K;
+        float acc = 0f, accMin = 0f;
+        for (int b = 0; b < nb; b++)
+        {
+            int wo = (r * nb + b) * Q4_KBytes, ao = ao0 + b * Q8_KBytes;
+            float da = BinaryPrimitives.ReadSingleLittleEndian(act.AsSpan(ao));
+            float dd = Half(w, wo) * da, dm = Half(w, wo + 2) * da;
+            int isum = 0, imin = 0;
+            for (int j = 0; j < 8; j++)
+            {
+                (int sc, int mn) = ScaleMinK4(w.AsSpan(wo + 4, 12), j);
+                int sub = 0;
+                for (int i = 0; i < 32; i++)
+                {
+                    byte q = w[wo + 16 + j / 2 * 32 + i];
+                    sub += ((j & 1) == 0 ? q & 0xF : q >> 4) * (sbyte)act[ao + 4 + 32 * j + i];
+                }
+                isum += sc * sub;
+                int bsum = BinaryPrimitives.ReadInt16LittleEndian(act.AsSpan(ao + 260 + 4 * j)) +
+                           BinaryPrimitives.ReadInt16LittleEndian(act.AsSpan(ao + 262 + 4 * j));
+                imin += mn * bsum;
+                if ((j + 1) % group == 0)
+                {
+                    acc = MathF.FusedMultiplyAdd(isum, dd, acc);
+                    accMin = MathF.FusedMultiplyAdd(imin, dm, accMin);
+                    isum = imin = 0;
+                }
+            }
+        }
+        return acc - accMin;
+    }
+
+    private static byte[] Quantize(float[] x, int n, int cols)
+    {
+        var act = new byte[n * (cols / QK_K) * Q8_KBytes];
+        fixed (float* px = x)
+        fixed (byte* pa = act)
+            for (int t = 0; t < n; t++)
+                ActivationQuantizer.Quantize(GgmlType.Q8_K, px + t * cols, pa + t * (cols / QK_K) * Q8_KBytes, cols, 0);
+        return act;
+    }
+
+    private static byte[] Pack(byte[] w, int rows, int cols)
+    {
+        var packed = new byte[RepackedQ4_K.PackedBytes(rows, cols)];
+        int groups = (rows + 15) / 16;
+        fixed (byte* pw = w)
+        fixed (byte* pp = packed)
+        {
+            // in two calls, as a split load would
+            RepackedQ4_K.Pack(pw, rows, cols, pp, 0, groups / 2);
+            RepackedQ4_K.Pack(pw, rows, cols, pp, groups / 2, groups);
+        }
+        return packed;
+    }
+
+    /// <summary>Runs Multiply over [groupStart, groupEnd) into a NaN-filled output with two spare columns per token.</summary>
+    private static float[] Run(byte[] packed, int rows, int cols, byte[] act, int n, int groupStart, int groupEnd, bool gemm, int width)
+    {
+        long actRow = (long)(cols / QK_K) * Q8_KBytes;
+        int yStride = rows + 2;
+        var y = new float[n * yStride];
+        Array.Fill(y, float.NaN);
+        var prep = new byte[Math.Max(1, RepackedQ4_K.PrepareBytes(cols, n))];
+        fixed (byte* pp = packed)
+        fixed (byte* pa = act)
+        fixed (byte* pr = prep)
+        fixed (float* py = y)
+        {
+            RepackedQ4_K.Prepare(pa, actRow, n, cols, pr, 0, n / 2);
+            RepackedQ4_K.Prepare(pa, actRow, n, cols, pr, n / 2, n);
+            RepackedQ4_K.Multiply(pp, rows, cols, pa, actRow, pr, n, py, yStride, groupStart, groupEnd, gemm, width);
+        }
+        return y;
+    }
+
+    private static void Check(byte[] w, byte[] packed, int rows, int cols, byte[] act, int n, int groupStart, int groupEnd, bool gemm, int width)
+    {
+        float[] y = Run(packed, rows, cols, act, n, groupStart, groupEnd, gemm, width);
+        int yStride = rows + 2, actRow = cols / QK_K * Q8_KBytes;
+        int r0 = groupStart * 16, r1 = Math.Min(rows, groupEnd * 16);
+        for (int t = 0; t < n; t++)
+            for (int r = 0; r < yStride; r++)
+            {
+                float got = y[t * yStride + r];
+                if (r < r0 || r >= r1)
+                {
+                    Assert.True(float.IsNaN(got), $"width {width} gemm {gemm} n={n}: wrote row {r} of token {t} outside [{r0}, {r1})");
+                    continue;
+                }
+                float want = Model(w, r, act, t * actRow, cols, gemm);
+                if (BitConverter.SingleToInt32Bits(want) != BitConverter.SingleToInt32Bits(got))
+                    Assert.Fail($"width {width} gemm {gemm} rows {rows} cols {cols} n={n} t={t} r={r}: model {want:R}, kernel {got:R}");
+            }
+    }
+
+    private static int Width(int w) => Math.Min(Math.Abs(w), KernelSettings.HardwareWidth);
+
+    public static IEnumerable<object[]> WidthsAndGroupings()
+    {
+        foreach (int w in Cases.Widths)
+            foreach (bool gemm in new[] { false, true })
+                yield return [w, gemm];
+    }
+
+    [Theory]
+    [MemberData(nameof(WidthsAndGroupings))]
+    public void MatchesModel(int width, bool gemm)
+    {
+        using var _ = new ForcedWidth(width);
+        var rng = new Random(11 + width + (gemm ? 1000 : 0));
+        var shapes = new (int Rows, int Cols)[] { (40, 256), (32, 1280), (24, 4352) };
+        int[] ns = [1, 2, 3, 4, 5, 7, 8, 9, 17];
+        foreach (var (rows, cols) in shapes)
+        {
+            byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
+            byte[] packed = Pack(w, rows, cols);
+            int groups = (rows + 15) / 16;
+            foreach (int n in ns)
+            {
+                if (cols > 2048 && n > 9 && width != 512) continue;  // keep the slow paths' time down
+                byte[] act = Quantize(ReferenceQuant.RandomActivations(n * cols, rng), n, cols);
+                Check(w, packed, rows, cols, act, n, 0, groups, gemm, Width(width));
+            }
+        }
+    }
+
+    /// <summary>Group ranges that start past 0, end before the last group, or hold only the padding group.</summary>
+    [Theory]
+    [InlineData(512)]
+    [InlineData(256)]
+    [InlineData(128)]
+    [InlineData(-128)]
+    [InlineData(0)]
+    public void PartialGroupRanges(int width)
+    {
+        using var _ = new ForcedWidth(width);
+        var rng = new Random(21);
+        int rows = 72, cols = 512;  // 5 groups, the last one half padding
+        byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
+        byte[] packed = Pack(w, rows, cols);
+        foreach (int n in new[] { 1, 4, 9 })
+        {
+            byte[] act = Quantize(ReferenceQuant.RandomActivations(n * cols, rng), n, cols);
+            foreach (var (g0, g1) in new[] { (0, 1), (1, 4), (2, 5), (4, 5), (1, 2), (3, 3) })
+                foreach (bool gemm in new[] { false, true })
+                    Check(w, packed, rows, cols, act, n, g0, g1, gemm, Width(width));
+        }
+    }
+
+    /// <summary>
+    /// Every nibble 15, every scale and min 63, activations all +-127: the int16 pair sums and int32 group sums are at
+    /// their largest and must stay exact.
+    /// </summary>
+    [Theory]
+    [InlineData(512)]
+    [InlineData(256)]
+    [InlineData(128)]
+    [InlineData(-128)]
+    [InlineData(0)]
+    public void ExtremeIntegersStayExact(int width)
+    {
+        using var _ = new ForcedWidth(width);
+        var rng = new Random(31);
+        int rows = 32, cols = 1024, n = 9;
+        byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
+        for (int b = 0; b < w.Length / Q4_KBytes; b++)
+            w.AsSpan(b * Q4_KBytes + 4, Q4_KBytes - 4).Fill(0xFF);
+        var x = new float[n * cols];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = (i / cols) % 2 == 0 ? 1f : -1f;
+        byte[] act = Quantize(x, n, cols);
+        byte[] packed = Pack(w, rows, cols);
+        foreach (bool gemm in new[] { false, true })
+            Check(w, packed, rows, cols, act, n, 0, 2, gemm, Width(width));
+    }
+
+    /// <summary>Activations from llama.cpp's own quantize_row_q8_K (when the native library loads) give the same agreement.</summary>
+    [Fact]
+    public void MatchesModelWithNativeActivations()
+    {
+        if (!GgmlCpu.Available) return;
+        var rng = new Random(41);
+        int rows = 48, cols = 768, n = 5;
+        byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
+        byte[] packed = Pack(w, rows, cols);
+        float[] x = ReferenceQuant.RandomActivations(n * cols, rng);
+        var act = new byte[n * (cols / QK_K) * Q8_KBytes];
+        for (int t = 0; t < n; t++)
+            GgmlCpu.FromFloat(GgmlType.Q8_K, x.AsSpan(t * cols, cols).ToArray()).CopyTo(act, t * (cols / QK_K) * Q8_KBytes);
+        foreach (bool gemm in new[] { false, true })
+            Check(w, packed, rows, cols, act, n, 0, 3, gemm, KernelSettings.Width);
+    }
+
+    /// <summary>Padding rows of the last group are zero and Pack writes only its groups' tiles.</summary>
+    [Fact]
+    public void PackFillsOnlyItsGroups()
+    {
+        var rng = new Random(51);
+        int rows = 24, cols = 512;
+        byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
+        long tileRow = RepackedQ4_K.PackedBytes(16, cols);
+        Assert.Equal(2 * tileRow, RepackedQ4_K.PackedBytes(rows, cols));
+        var packed = new byte[2 * tileRow];
+        Array.Fill(packed, (byte)0xAB);
+        fixed (byte* pw = w)
+        fixed (byte* pp = packed)
+            RepackedQ4_K.Pack(pw, rows, cols, pp, 1, 2);
+        Assert.All(packed.AsSpan(0, (int)tileRow).ToArray(), b => Assert.Equal(0xAB, b));
+        // rows 8..15 of group 1 do not exist: their d must be zero
+        for (int b = 0; b < cols / QK_K; b++)
+            for (int r = 8; r < 16; r++)
+                Assert.Equal(0, BinaryPrimitives.ReadUInt16LittleEndian(packed.AsSpan((int)tileRow + b * RepackedQ4_K.TileBytes + 2 * r)));
+    }
+}
