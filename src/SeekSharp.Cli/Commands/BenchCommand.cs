@@ -27,6 +27,7 @@ internal static class BenchCommand
         var threads = CommonOptions.Threads();
         var batch = CommonOptions.Batch();
         var cacheType = CommonOptions.CacheType();
+        var noRepack = CommonOptions.NoRepack();
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of the table" };
         var price = new Option<double>("--price-per-hour")
         {
@@ -37,7 +38,7 @@ internal static class BenchCommand
         var probe = new Option<bool>("--no-bandwidth") { Description = "skip the memory bandwidth probe" };
         var cmd = new Command("bench", "Measure prompt processing and generation speed (llama-bench's tests and table)")
         {
-            model, prompt, gen, reps, threads, batch, cacheType, json, price, probe,
+            model, prompt, gen, reps, threads, batch, cacheType, noRepack, json, price, probe,
         };
         cmd.SetAction(r =>
         {
@@ -50,7 +51,7 @@ internal static class BenchCommand
             CommonOptions.CheckThreads(t);
 
             long t0 = Stopwatch.GetTimestamp();
-            using var m = LanguageModel.Load(r.GetValue(model)!);
+            using var m = LanguageModel.Load(r.GetValue(model)!, CommonOptions.LoadOptions(r.GetValue(noRepack)));
             var loadTime = Stopwatch.GetElapsedTime(t0);
             int ctx = Math.Max(Math.Max(p, n + 1), 16);
             using var session = m.CreateSession(ctx, t, Math.Max(1, r.GetValue(batch)), CommonOptions.ParseCacheType(r.GetValue(cacheType)!));

@@ -24,12 +24,13 @@ internal static class ChatCommand
         var ctx = CommonOptions.Context();
         var batch = CommonOptions.Batch();
         var cacheType = CommonOptions.CacheType();
+        var noRepack = CommonOptions.NoRepack();
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "keep generating past end-of-generation tokens" };
         var hide = new Option<bool>("--hide-reasoning") { Description = "do not show the model's reasoning" };
         var templateFile = new Option<string?>("--chat-template-file") { Description = "use this Jinja chat template instead of the model's" };
         var cmd = new Command("chat", "Chat with a model (interactive; -p for one answer)")
         {
-            model, prompt, system, n, threads, ctx, batch, cacheType, ignoreEos, hide, templateFile,
+            model, prompt, system, n, threads, ctx, batch, cacheType, noRepack, ignoreEos, hide, templateFile,
         };
         foreach (var o in sampling.All) cmd.Options.Add(o);
         cmd.SetAction(r =>
@@ -45,7 +46,7 @@ internal static class ChatCommand
                 StopAtEndOfGeneration = !r.GetValue(ignoreEos),
                 Template = r.GetValue(templateFile) is string f ? CommonOptions.ReadTextFile(f) : null,
             };
-            using var lm = LanguageModel.Load(r.GetValue(model)!);
+            using var lm = LanguageModel.Load(r.GetValue(model)!, CommonOptions.LoadOptions(r.GetValue(noRepack)));
             using var session = lm.CreateSession(r.GetValue(ctx), r.GetValue(threads), r.GetValue(batch), CommonOptions.ParseCacheType(r.GetValue(cacheType)!));
             ChatSession chat;
             try

@@ -38,6 +38,13 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "f16",
     }.AcceptOnlyFromAmong("f16", "f32");
 
+    public static Option<bool> NoRepack() => new("--no-repack", "-nr")
+    {
+        Description = "do not repack Q4_0/Q4_K weights at load (as llama.cpp's --no-repack): plain kernels, weights stay mapped",
+    };
+
+    public static ModelLoadOptions LoadOptions(bool noRepack) => new() { Repack = !noRepack };
+
     public static KvCacheType ParseCacheType(string s) => s == "f32" ? KvCacheType.F32 : KvCacheType.F16;
 
     public static void CheckThreads(int threads)

@@ -16,9 +16,10 @@ internal static class PerplexityCommand
         var threads = CommonOptions.Threads();
         var batch = CommonOptions.Batch();
         var cacheType = CommonOptions.CacheType();
+        var noRepack = CommonOptions.NoRepack();
         var cmd = new Command("perplexity", "Measure perplexity over a text file (same method and flags as llama-perplexity)")
         {
-            model, file, ctx, chunks, threads, batch, cacheType,
+            model, file, ctx, chunks, threads, batch, cacheType, noRepack,
         };
         cmd.SetAction(r =>
         {
@@ -26,7 +27,7 @@ internal static class PerplexityCommand
             if (c < 8) throw new CliException($"--ctx-size must be at least 8 for perplexity, got {c}");
             CommonOptions.CheckThreads(r.GetValue(threads));
             string text = CommonOptions.ReadTextFile(r.GetValue(file)!);
-            using var m = LanguageModel.Load(r.GetValue(model)!);
+            using var m = LanguageModel.Load(r.GetValue(model)!, CommonOptions.LoadOptions(r.GetValue(noRepack)));
             using var session = m.CreateSession(c, r.GetValue(threads), r.GetValue(batch), CommonOptions.ParseCacheType(r.GetValue(cacheType)!));
             var vocab = m.Tokenizer.Vocabulary;
             int[] tokens = m.Tokenizer.Encode(text, addSpecial: true, parseSpecial: false);

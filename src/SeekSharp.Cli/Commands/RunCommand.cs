@@ -22,11 +22,12 @@ internal static class RunCommand
         var ctx = CommonOptions.Context();
         var batch = CommonOptions.Batch();
         var cacheType = CommonOptions.CacheType();
+        var noRepack = CommonOptions.NoRepack();
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "keep generating past end-of-text tokens" };
         var json = new Option<bool>("--json") { Description = "print one JSON object with tokens, text and timings" };
         var cmd = new Command("run", "Complete a prompt (raw text, no chat template)")
         {
-            model, prompt, file, n, threads, ctx, batch, cacheType, ignoreEos, json,
+            model, prompt, file, n, threads, ctx, batch, cacheType, noRepack, ignoreEos, json,
         };
         foreach (var o in sampling.All) cmd.Options.Add(o);
         cmd.SetAction(r =>
@@ -37,17 +38,18 @@ internal static class RunCommand
             CommonOptions.CheckContext(r.GetValue(ctx));
             var samplingOptions = sampling.Read(r);
             return Execute(io, r.GetValue(model)!, text, r.GetValue(n), samplingOptions, r.GetValue(threads), r.GetValue(ctx),
-                r.GetValue(batch), CommonOptions.ParseCacheType(r.GetValue(cacheType)!), r.GetValue(ignoreEos), r.GetValue(json));
+                r.GetValue(batch), CommonOptions.ParseCacheType(r.GetValue(cacheType)!), CommonOptions.LoadOptions(r.GetValue(noRepack)),
+                r.GetValue(ignoreEos), r.GetValue(json));
         });
         return cmd;
     }
 
     private static int Execute(CliIo io, string modelPath, string prompt, int n, SamplingOptions sampling, int threads,
-        int ctx, int batch, KvCacheType cacheType, bool ignoreEos, bool json)
+        int ctx, int batch, KvCacheType cacheType, ModelLoadOptions load, bool ignoreEos, bool json)
     {
         if (batch <= 0) throw new CliException($"--batch-size must be positive, got {batch}");
         var loadClock = System.Diagnostics.Stopwatch.StartNew();
-        using var model = LanguageModel.Load(modelPath);
+        using var model = LanguageModel.Load(modelPath, load);
         using var session = model.CreateSession(ctx, threads, batch, cacheType);
         var loadTime = loadClock.Elapsed;
         int[] promptTokens = model.Tokenizer.Encode(prompt, addSpecial: true, parseSpecial: true);

@@ -158,6 +158,19 @@ public sealed unsafe class GgufFile : IDisposable
         return _base + DataOffset + (long)tensor.Offset;
     }
 
+    /// <summary>
+    /// Where the byte at <paramref name="pointer"/> (inside this file's data, e.g. from <see cref="GetDataPointer"/>)
+    /// sits in the file, for positioned reads of the same bytes.
+    /// </summary>
+    public long FileOffsetOf(byte* pointer)
+    {
+        ObjectDisposedException.ThrowIf(_base == null, this);
+        long offset = pointer - _base;
+        if (offset < DataOffset || offset > _length)
+            throw new ArgumentOutOfRangeException(nameof(pointer), "the pointer is not inside this file's data");
+        return offset;
+    }
+
     /// <summary>A tensor's data as a span (tensors of 2 GiB and more must use <see cref="GetDataPointer"/>).</summary>
     public ReadOnlySpan<byte> GetData(GgufTensorInfo tensor)
     {

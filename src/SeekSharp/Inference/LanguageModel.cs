@@ -23,8 +23,12 @@ public sealed class LanguageModel : IDisposable
     public BpeTokenizer Tokenizer { get; }
 
     /// <summary>Opens a model file. Errors name the problem: missing file, bad GGUF, unsupported architecture, bad tensor.</summary>
-    public static LanguageModel Load(string path)
+    public static LanguageModel Load(string path) => Load(path, null);
+
+    /// <summary>Opens a model file with <paramref name="options"/> (null: the defaults, as llama.cpp's).</summary>
+    public static LanguageModel Load(string path, ModelLoadOptions? options)
     {
+        options ??= ModelLoadOptions.Default;
         var file = GgufFile.Open(path);
         try
         {
@@ -35,10 +39,13 @@ public sealed class LanguageModel : IDisposable
                 throw new NotSupportedException($"tokenizer model '{model}' is not supported (only byte-level BPE, 'gpt2')");
             var tokenizer = new BpeTokenizer(GgufVocabulary.Read(file));
             IDecoderModel transformer = config.IsMla
-                ? new DeepSeek2Transformer(config, DeepSeek2Weights.Load(file, config))
-                : new DecoderTransformer(config, TransformerWeights.Load(file, config));
+                ? new DeepSeek2Transformer(config, DeepSeek2Weights.Load(file, config, options.Repack))
+                : new DecoderTransformer(config, TransformerWeights.Load(file, config, options.Repack));
             if (tokenizer.VocabSize > config.VocabSize)
+            {
+                (transformer as IDisposable)?.Dispose();
                 throw new GgufFormatException($"tokenizer has {tokenizer.VocabSize} tokens but the model only {config.VocabSize}");
+            }
             return new LanguageModel(file, transformer, tokenizer);
         }
         catch

@@ -10,8 +10,11 @@ namespace SeekSharp.Models;
 /// feed-forward. One forward pass handles a batch of consecutive tokens of one sequence (prefill) or a single token
 /// (decode); the per-architecture differences (biases, q/k norms, RoPE layout) come from <see cref="ModelConfig"/>.
 /// </summary>
-public sealed class DecoderTransformer : IDecoderModel
+public sealed class DecoderTransformer : IDecoderModel, IDisposable
 {
+    /// <summary>Frees the packed weight copies, if the model was loaded with repacking.</summary>
+    public void Dispose() => Weights.Packed?.Dispose();
+
     public DecoderTransformer(ModelConfig config, TransformerWeights weights)
     {
         KernelStatics.EnsureInitialized();

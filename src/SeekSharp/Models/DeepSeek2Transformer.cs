@@ -42,11 +42,12 @@ public sealed class DeepSeek2Transformer : IDecoderModel, IDisposable
 
     private bool _disposed;
 
-    /// <summary>Frees matrices derived at load time (the split of a legacy attn_kv_b), if any.</summary>
+    /// <summary>Frees matrices derived at load time (the split of a legacy attn_kv_b, packed copies), if any.</summary>
     public unsafe void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        Weights.Packed?.Dispose();
         foreach (nint p in Weights.OwnedBuffers) System.Runtime.InteropServices.NativeMemory.Free((void*)p);
     }
 

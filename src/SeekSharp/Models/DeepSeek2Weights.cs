@@ -56,13 +56,32 @@ public sealed class DeepSeek2Weights
     /// blk.N.nextn.*), kept for speculative decoding; the main forward pass never runs them, as in llama.cpp.</summary>
     public required IReadOnlyList<GgufTensorInfo> NextNTensors { get; init; }
 
-    public static DeepSeek2Weights Load(GgufFile file, ModelConfig c)
+    /// <summary>The packed (repacked-order) copies of the Q4_0 / Q4_K matrices, or null when loaded without repacking.</summary>
+    public PackedWeightStore? Packed { get; init; }
+
+    /// <param name="file">The open GGUF file the matrices point into.</param>
+    /// <param name="c">The hyperparameters the shapes are checked against.</param>
+    /// <param name="repack">Pack Q4_0 / Q4_K matrices as llama.cpp's default CPU backend does (see <see cref="WeightPacking"/>).</param>
+    public static DeepSeek2Weights Load(GgufFile file, ModelConfig c, bool repack = false)
     {
-        var loader = new TensorLoader(file);
+        var packed = repack ? new PackedWeightStore() : null;
+        try
+        {
+            return Load(file, c, new TensorLoader(file, packed), packed);
+        }
+        catch
+        {
+            packed?.Dispose();
+            throw;
+        }
+    }
+
+    private static DeepSeek2Weights Load(GgufFile file, ModelConfig c, TensorLoader loader, PackedWeightStore? packed)
+    {
         var owned = new List<nint>();
         int d = c.EmbeddingLength, heads = c.HeadCount, kMla = c.KeyLengthMla, vMla = c.ValueLengthMla;
         int rope = c.RopeDimensions, nope = c.QkNopeHeadDim, kvLora = c.KvLoraRank;
-        var embd = loader.Matrix("token_embd.weight", d, c.VocabSize);
+        var embd = loader.Matrix("token_embd.weight", d, c.VocabSize, packable: false);
         var layers = new DeepSeek2LayerWeights[c.LayerCount];
         for (int i = 0; i < c.LayerCount; i++)
         {
@@ -70,8 +89,8 @@ public sealed class DeepSeek2Weights
             WeightMatrix[] kb, vb;
             if (loader.Has(p + "attn_k_b.weight"))
             {
-                kb = loader.Stack(p + "attn_k_b.weight", nope, kvLora, heads);
-                vb = loader.Stack(p + "attn_v_b.weight", kvLora, vMla, heads);
+                kb = loader.Stack(p + "attn_k_b.weight", nope, kvLora, heads, packable: false);
+                vb = loader.Stack(p + "attn_v_b.weight", kvLora, vMla, heads, packable: false);
             }
             else if (loader.Has(p + "attn_kv_b.weight"))
                 (kb, vb) = SplitKvB(file, p + "attn_kv_b.weight", c, owned);
@@ -97,15 +116,16 @@ public sealed class DeepSeek2Weights
                 FfnDown = dense ? loader.Matrix(p + "ffn_down.weight", c.FeedForwardLength, d) : null,
                 Router = dense ? null : loader.Matrix(p + "ffn_gate_inp.weight", d, c.ExpertCount),
                 RouterBias = dense ? null : loader.OptionalVector(p + "exp_probs_b.bias", c.ExpertCount, required: false),
-                GateExperts = dense ? null : loader.Stack(p + "ffn_gate_exps.weight", d, ff, c.ExpertCount),
-                UpExperts = dense ? null : loader.Stack(p + "ffn_up_exps.weight", d, ff, c.ExpertCount),
-                DownExperts = dense ? null : loader.Stack(p + "ffn_down_exps.weight", ff, d, c.ExpertCount),
+                GateExperts = dense ? null : loader.Stack(p + "ffn_gate_exps.weight", d, ff, c.ExpertCount, packable: true),
+                UpExperts = dense ? null : loader.Stack(p + "ffn_up_exps.weight", d, ff, c.ExpertCount, packable: true),
+                DownExperts = dense ? null : loader.Stack(p + "ffn_down_exps.weight", ff, d, c.ExpertCount, packable: true),
                 GateShared = dense || shared == 0 ? null : loader.Matrix(p + "ffn_gate_shexp.weight", d, shared),
                 UpShared = dense || shared == 0 ? null : loader.Matrix(p + "ffn_up_shexp.weight", d, shared),
                 DownShared = dense || shared == 0 ? null : loader.Matrix(p + "ffn_down_shexp.weight", shared, d),
             };
         }
-        var output = file.TryGetTensor("output.weight", out _) ? loader.Matrix("output.weight", d, c.VocabSize) : embd;
+        var output = file.TryGetTensor("output.weight", out _) ? loader.Matrix("output.weight", d, c.VocabSize) : loader.Packable(embd);
+        loader.PackAll();
         var nextn = file.Tensors.Where(t => t.Name.StartsWith("blk.", StringComparison.Ordinal)
             && int.TryParse(t.Name.AsSpan(4, t.Name.IndexOf('.', 4) - 4), out int b) && b >= c.LayerCount).ToArray();
         return new DeepSeek2Weights
@@ -116,6 +136,7 @@ public sealed class DeepSeek2Weights
             Layers = layers,
             NextNTensors = nextn,
             OwnedBuffers = owned,
+            Packed = packed,
         };
     }
 

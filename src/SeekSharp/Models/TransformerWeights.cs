@@ -32,11 +32,30 @@ public sealed class TransformerWeights
     public required LayerWeights[] Layers { get; init; }
     public float[]? RopeFreqFactors { get; init; }
 
-    public static TransformerWeights Load(GgufFile file, ModelConfig c)
+    /// <summary>The packed (repacked-order) copies of the Q4_0 / Q4_K matrices, or null when loaded without repacking.</summary>
+    public PackedWeightStore? Packed { get; init; }
+
+    /// <param name="file">The open GGUF file the matrices point into.</param>
+    /// <param name="c">The hyperparameters the shapes are checked against.</param>
+    /// <param name="repack">Pack Q4_0 / Q4_K matrices as llama.cpp's default CPU backend does (see <see cref="WeightPacking"/>).</param>
+    public static TransformerWeights Load(GgufFile file, ModelConfig c, bool repack = false)
     {
-        var loader = new TensorLoader(file);
+        var packed = repack ? new PackedWeightStore() : null;
+        try
+        {
+            return Load(file, c, new TensorLoader(file, packed), packed);
+        }
+        catch
+        {
+            packed?.Dispose();
+            throw;
+        }
+    }
+
+    private static TransformerWeights Load(GgufFile file, ModelConfig c, TensorLoader loader, PackedWeightStore? packed)
+    {
         int qDim = c.HeadCount * c.KeyLength, kDim = c.KvHeadCount * c.KeyLength, vDim = c.KvHeadCount * c.ValueLength;
-        var embd = loader.Matrix("token_embd.weight", c.EmbeddingLength, c.VocabSize);
+        var embd = loader.Matrix("token_embd.weight", c.EmbeddingLength, c.VocabSize, packable: false);
         var layers = new LayerWeights[c.LayerCount];
         for (int i = 0; i < c.LayerCount; i++)
         {
@@ -59,10 +78,12 @@ public sealed class TransformerWeights
                 FfnDown = loader.Matrix(p + "ffn_down.weight", c.FeedForwardLength, c.EmbeddingLength),
             };
         }
-        // Tied embeddings: without output.weight the token embedding doubles as the output projection.
+        // Tied embeddings: without output.weight the token embedding doubles as the output projection (llama.cpp then
+        // repacks a second copy of it for the product, and keeps the plain one for row lookups).
         var output = file.TryGetTensor("output.weight", out _)
             ? loader.Matrix("output.weight", c.EmbeddingLength, c.VocabSize)
-            : embd;
+            : loader.Packable(embd);
+        loader.PackAll();
         return new TransformerWeights
         {
             TokenEmbedding = embd,
@@ -70,15 +91,23 @@ public sealed class TransformerWeights
             Output = output,
             Layers = layers,
             RopeFreqFactors = loader.OptionalVector("rope_freqs.weight", c.RopeDimensions / 2, required: false),
+            Packed = packed,
         };
     }
 }
 
-/// <summary>Finds tensors by name and checks their shapes and types, with errors that name the tensor.</summary>
-internal sealed unsafe class TensorLoader(GgufFile file)
+/// <summary>
+/// Finds tensors by name and checks their shapes and types, with errors that name the tensor. With a
+/// <see cref="PackedWeightStore"/>, the matrices llama.cpp would repack get a packed copy (filled by <see cref="PackAll"/>).
+/// </summary>
+internal sealed unsafe class TensorLoader(GgufFile file, PackedWeightStore? packed = null)
 {
-    /// <summary>A 3-D tensor [columns, rows, count] (experts, or per-head matrices) as <paramref name="count"/> matrices.</summary>
-    public WeightMatrix[] Stack(string name, long columns, long rows, long count)
+    /// <summary>
+    /// A 3-D tensor [columns, rows, count] (experts, or per-head matrices) as <paramref name="count"/> matrices.
+    /// <paramref name="packable"/>: true for MoE expert stacks (llama.cpp repacks those for mul_mat_id), false for
+    /// per-head matrices (a 3-D mul_mat weight, which it does not).
+    /// </summary>
+    public WeightMatrix[] Stack(string name, long columns, long rows, long count, bool packable)
     {
         var t = Find(name);
         if (t.Dimensions.Length < 3 || t.Dimensions[0] != columns || t.Dimensions[1] != rows || t.Dimensions[2] != count || t.Dimensions.Skip(3).Any(d => d != 1))
@@ -88,20 +117,33 @@ internal sealed unsafe class TensorLoader(GgufFile file)
         byte* data = file.GetDataPointer(t);
         long bytes = GgmlTypeInfo.RowSize(t.Type, columns) * rows;
         var result = new WeightMatrix[count];
-        for (int i = 0; i < count; i++) result[i] = new WeightMatrix(t.Type, (int)rows, (int)columns, data + i * bytes);
+        for (int i = 0; i < count; i++)
+        {
+            result[i] = new WeightMatrix(t.Type, (int)rows, (int)columns, data + i * bytes);
+            if (packable)
+                result[i] = Packable(result[i]);
+        }
         return result;
     }
 
     public bool Has(string name) => file.TryGetTensor(name, out _);
 
-    public WeightMatrix Matrix(string name, long columns, long rows)
+    /// <summary><paramref name="w"/> with a packed copy reserved when loading with repacking and llama.cpp would repack it.</summary>
+    public WeightMatrix Packable(in WeightMatrix w) => packed != null ? packed.Add(w, file) : w;
+
+    /// <summary>Fills the reserved packed copies (reading the plain rows from the file), on all cores.</summary>
+    public void PackAll() => packed?.PackAll(file.Path, Environment.ProcessorCount);
+
+    /// <summary>A 2-D weight; <paramref name="packable"/> is false for one only read by rows (the token embedding).</summary>
+    public WeightMatrix Matrix(string name, long columns, long rows, bool packable = true)
     {
         var t = Find(name);
         if (t.Dimensions.Length > 2 && t.Dimensions.Skip(2).Any(d => d != 1) || t.Columns != columns || t.Rows != rows)
             throw new GgufFormatException($"tensor '{name}' has shape [{string.Join(", ", t.Dimensions)}], expected [{columns}, {rows}]");
         if (!MatMul.Supports(t.Type))
             throw new NotSupportedException($"tensor '{name}' uses weight type {GgmlTypeInfo.Name(t.Type)}, which is not supported");
-        return new WeightMatrix(t.Type, (int)rows, (int)columns, file.GetDataPointer(t));
+        var w = new WeightMatrix(t.Type, (int)rows, (int)columns, file.GetDataPointer(t));
+        return packable ? Packable(w) : w;
     }
 
     public float[] Vector(string name, long length) => OptionalVector(name, length, required: true)!;

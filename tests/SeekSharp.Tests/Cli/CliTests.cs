@@ -42,6 +42,24 @@ public class CliTests(TestModels models) : IClassFixture<TestModels>
         Assert.True(doc.RootElement.GetProperty("timings").GetProperty("predicted_per_second").GetDouble() > 0);
     }
 
+    /// <summary>--no-repack (-nr, as in llama.cpp) gives llama.cpp's --no-repack tokens; without it, its default's.</summary>
+    [Fact]
+    public void NoRepackFollowsLlamaCppNoRepack()
+    {
+        string path = models.Get("qwen3", GgmlType.Q4_0);
+        const string prompt = "Hello, world! The capital of France is";
+        foreach (bool repack in new[] { true, false })
+        {
+            string[] args = ["run", "-m", path, "-p", prompt, "-n", "24", "--temp", "0", "-t", "2", "--ignore-eos", "--json"];
+            var (code, json, err) = Seek(repack ? args : [.. args, "-nr"]);
+            Assert.True(code == 0, err);
+            using var doc = JsonDocument.Parse(json);
+            using var reference = new LlamaCppReference(path, repack: repack);
+            int[] expected = reference.Greedy(reference.Tokenize(prompt, true, true), 24);
+            Assert.Equal(expected, doc.RootElement.GetProperty("tokens").EnumerateArray().Select(e => e.GetInt32()));
+        }
+    }
+
     [Fact]
     public void SeededSamplingIsReproducible()
     {

@@ -56,6 +56,48 @@ public class DeepSeek2ConformanceTests(TestModels models, ITestOutputHelper outp
         Assert.Equal(0, report.ClearArgmaxMismatches);
     }
 
+    /// <summary>
+    /// Repacking off on both sides (llama-cli --no-repack): Q4_0 / Q4_K attention, shared and routed experts run the
+    /// plain kernels; greedy tokens and teacher-forced logits (batches of 16) are bit-identical again. With repacking on
+    /// (the default, the test above) the routed experts are packed too, as llama.cpp's mul_mat_id repacks them.
+    /// </summary>
+    [Theory]
+    [InlineData("tiny", GgmlType.Q4_0)]
+    [InlineData("tiny-v3", GgmlType.Q4_K)]
+    public void WithoutRepackingMatchesLlamaCppNoRepack(string preset, GgmlType type)
+    {
+        string path = ModelPath(models, preset, type);
+        using var reference = new LlamaCppReference(path, repack: false);
+        using var model = LanguageModel.Load(path, new ModelLoadOptions { Repack = false });
+        Assert.Null(((DeepSeek2Transformer)model.Model).Weights.Packed);
+        int[] prompt = model.Tokenizer.Encode(ModelConformanceTests.Prompt);
+        using var session = model.CreateSession(contextSize: 256, threads: 2);
+        int[] actual = TextGenerator.Generate(session, model.Tokenizer, prompt, 24, new Sampler(SamplingOptions.Greedy), stopAtEndOfGeneration: false)
+            .Where(t => t.Id >= 0).Select(t => t.Id).ToArray();
+        Assert.Equal(reference.Greedy(prompt, 24), actual);
+
+        int[] tokens = model.Tokenizer.Encode(ModelConformanceTests.Prompt + " jumps over the lazy dog.");
+        using var tf = model.CreateSession(contextSize: 256, threads: 2, batchSize: 16);
+        ModelConformanceTests.AssertBitIdentical(reference.Logits(tokens), tf.EvaluateAll(tokens), model.Config.VocabSize);
+    }
+
+    /// <summary>Our default load packs the routed experts (all three stacks), not the per-head k_b / v_b matrices
+    /// (3-D mul_mat weights, which llama.cpp leaves alone).</summary>
+    [Fact]
+    public void DefaultLoadPacksExpertsButNotPerHeadMatrices()
+    {
+        using var model = LanguageModel.Load(ModelPath(models, "tiny", GgmlType.Q4_0));
+        var w = ((DeepSeek2Transformer)model.Model).Weights;
+        Assert.NotNull(w.Packed);
+        var moe = w.Layers.First(l => l.GateExperts != null);
+        foreach (var stack in new[] { moe.GateExperts!, moe.UpExperts!, moe.DownExperts! })
+            Assert.All(stack, m => Assert.Equal(Numerics.WeightPacking.Applies(m.Type, m.Rows, m.Cols), m.IsPacked));
+        Assert.Contains(moe.GateExperts!, m => m.IsPacked);
+        Assert.All(moe.Kb, m => Assert.False(m.IsPacked));
+        Assert.All(moe.Vb, m => Assert.False(m.IsPacked));
+        Assert.False(w.TokenEmbedding.IsPacked);
+    }
+
     /// <summary>Long greedy runs on the 256-wide shapes (256-wide latent and expert rows): more positions in the
     /// latent attention and more rounding steps for a 1-ulp difference to surface.</summary>
     [Theory]

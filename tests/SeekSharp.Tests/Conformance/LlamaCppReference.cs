@@ -17,10 +17,10 @@ internal sealed class LlamaCppReference : IDisposable
     private readonly SafeLlamaModelHandle _model;
     private readonly SafeLLamaContextHandle _ctx;
 
-    /// <param name="repack">llama.cpp's default on x86 repacks Q4_0/Q4_K/Q6_K/... weights into interleaved layouts
-    /// whose kernels sum in another order (so llama.cpp's own batched and one-token logits differ by ~1e-4 NMSE).
-    /// Conformance compares against the plain ggml kernels (as llama-cli --no-repack) unless asked otherwise.</param>
-    public LlamaCppReference(string modelPath, int contextSize = 512, int threads = 2, bool flashAttention = false, bool repack = false, nint evalCallback = 0)
+    /// <param name="repack">llama.cpp's default (true) repacks Q4_0 and Q4_K weights (on this x86 build) into interleaved
+    /// layouts whose kernels sum in another order than the plain ggml kernels; false is llama-cli --no-repack. Compare
+    /// with our engine loaded the same way (<see cref="ModelLoadOptions.Repack"/>).</param>
+    public LlamaCppReference(string modelPath, int contextSize = 512, int threads = 2, bool flashAttention = false, bool repack = true, nint evalCallback = 0)
     {
         EnsureInitialized();
         var mp = LLamaModelParams.Default();

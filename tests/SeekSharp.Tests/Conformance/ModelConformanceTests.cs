@@ -1,5 +1,6 @@
 using SeekSharp.Gguf;
 using SeekSharp.Inference;
+using SeekSharp.Numerics;
 
 namespace SeekSharp.Tests.Conformance;
 
@@ -89,11 +90,67 @@ public class ModelConformanceTests(TestModels models) : IClassFixture<TestModels
         AssertBitIdentical(expected, session.EvaluateAll(tokens), model.Config.VocabSize);
     }
 
+    /// <summary>
+    /// Repacking off on both sides (llama-cli --no-repack, <see cref="ModelLoadOptions.Repack"/> false): Q4_0 and Q4_K
+    /// then run the plain kernels, whose order differs from the repacked one; greedy tokens and teacher-forced logits
+    /// (our batches of 16) are identical again.
+    /// </summary>
+    [Theory]
+    [InlineData("llama", GgmlType.Q4_0)]
+    [InlineData("qwen2", GgmlType.Q4_K)]
+    [InlineData("qwen3", GgmlType.Q4_0)]
+    [InlineData("qwen3", GgmlType.Q4_K)]
+    [InlineData("llama", GgmlType.Q2_K)]
+    public void WithoutRepackingMatchesLlamaCppNoRepack(string arch, GgmlType type)
+    {
+        string path = models.Get(arch, type);
+        using var reference = new LlamaCppReference(path, repack: false);
+        using var model = LanguageModel.Load(path, new ModelLoadOptions { Repack = false });
+        Assert.Null(((Models.DecoderTransformer)model.Model).Weights.Packed);
+        int[] tokens = model.Tokenizer.Encode(Prompt + " jumps over the lazy dog. " + Prompt);
+        using var session = model.CreateSession(contextSize: 512, threads: 2, batchSize: 16);
+        AssertBitIdentical(reference.Logits(tokens), session.EvaluateAll(tokens), model.Config.VocabSize);
+        session.Reset();
+        int[] prompt = model.Tokenizer.Encode(Prompt);
+        int[] actual = TextGenerator.Generate(session, model.Tokenizer, prompt, 24, new Sampler(SamplingOptions.Greedy), stopAtEndOfGeneration: false)
+            .Where(t => t.Id >= 0).Select(t => t.Id).ToArray();
+        Assert.Equal(reference.Greedy(prompt, 24), actual);
+    }
+
+    /// <summary>
+    /// The two llama.cpp settings really differ on these files (so the tests above and below check two orders), and
+    /// our default load packs exactly the Q4 matrices llama.cpp repacks: not the token embedding, which it reads by rows.
+    /// </summary>
+    [Theory]
+    [InlineData("qwen2", GgmlType.Q4_0)]
+    [InlineData("llama", GgmlType.Q4_K)]
+    [InlineData("qwen3", GgmlType.Q2_K)]
+    public void RepackingChangesTheBitsAndPacksTheProductWeights(string arch, GgmlType type)
+    {
+        string path = models.Get(arch, type);
+        int[] tokens;
+        float[][] on, off;
+        using (var model = LanguageModel.Load(path))
+        {
+            tokens = model.Tokenizer.Encode(Prompt);
+            var w = ((Models.DecoderTransformer)model.Model).Weights;
+            Assert.NotNull(w.Packed);
+            Assert.False(w.TokenEmbedding.IsPacked);
+            foreach (var l in w.Layers)
+                foreach (var m in new[] { l.Wq, l.Wk, l.Wv, l.Wo, l.FfnGate, l.FfnUp, l.FfnDown })
+                    Assert.Equal(WeightPacking.Applies(m.Type, m.Rows, m.Cols), m.IsPacked);
+        }
+        using (var reference = new LlamaCppReference(path, repack: true)) on = reference.Logits(tokens);
+        using (var reference = new LlamaCppReference(path, repack: false)) off = reference.Logits(tokens);
+        Assert.NotEqual(on.SelectMany(r => r).ToArray(), off.SelectMany(r => r).ToArray());
+    }
+
     /// <summary>Tied output projection (the token embedding reused), as in Qwen2.5-0.5B and Qwen3-0.6B.</summary>
     [Theory]
     [InlineData("qwen2", GgmlType.Q8_0)]
     [InlineData("qwen3", GgmlType.F16)]
     [InlineData("llama", GgmlType.Q4_K)]
+    [InlineData("qwen2", GgmlType.Q4_0)]
     public void TiedOutputModelsMatch(string arch, GgmlType type)
     {
         string path = models.Get(arch, type, tied: true);

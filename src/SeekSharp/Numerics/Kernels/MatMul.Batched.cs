@@ -58,9 +58,14 @@ public static unsafe partial class MatMul
                 ref var s = ref js[count];
                 s = default;
                 s.Kind = KindOf(w, job.Tokens, allowSgemmOrder: !job.ExpertOrder);
-                s.W = w.Data;
+                s.W = w.Packed != null ? w.Packed : w.Data;
                 s.RowBytes = w.RowBytes;
-                s.Rows = w.Rows;
+                s.MatrixRows = w.Rows;
+                // A packed matrix is split between threads by whole interleaved groups.
+                s.Rows = w.Packed != null ? WeightPacking.Groups(w.Type, w.Rows) : w.Rows;
+                // llama.cpp runs the first n - n % 4 tokens of a repacked product through gemm, the rest through gemv
+                // (Q4_K groups its sub-blocks differently in the two); expert products (mul_mat_id) always run gemv.
+                s.Split = s.Kind is Kind.Q4_KPacked or Kind.Q2_KPacked && !job.ExpertOrder ? job.Tokens - job.Tokens % 4 : 0;
                 s.Cols = w.Cols;
                 s.N = job.Tokens;
                 s.X = px + job.XOffset;
@@ -86,12 +91,12 @@ public static unsafe partial class MatMul
                     {
                         s.ActRow = ActivationQuantizer.KernelRowBytes(s.DotType, s.Cols);
                         s.AOffset = actBytes;
-                        actBytes += ((s.ActRow * s.N + 63) & ~63L) + ((s.Layout.Bytes + 63) & ~63L);
+                        actBytes += ((s.ActRow * s.N + 63) & ~63L) + ((LayoutBytes(s) + 63) & ~63L);
                         s.TokLo = convTokens;
                         convTokens += s.N;
                         convValues += (long)s.N * s.Cols;
                         s.LayoutLo = layoutItems;
-                        layoutItems += s.Layout.Items;
+                        layoutItems += LayoutItems(s);
                     }
                 }
                 count++;
@@ -149,8 +154,15 @@ public static unsafe partial class MatMul
             {
                 ref var s = ref js[i];
                 s.Lo = units;
-                s.Cost = s.N;
-                units += (long)s.Rows * s.N;
+                // A packed job's unit is a group of rows.
+                s.Cost = s.Kind switch
+                {
+                    Kind.Q4_0Packed => (long)s.N * RepackedQ4_0.GroupRows,
+                    Kind.Q4_KPacked => (long)s.N * RepackedQ4_K.GroupRows,
+                    Kind.Q2_KPacked => (long)s.N * RepackedQ2_K.GroupRows,
+                    _ => s.N,
+                };
+                units += s.Rows * s.Cost;
                 decode &= s.N == 1;
             }
             if (units > int.MaxValue)
@@ -193,11 +205,17 @@ public static unsafe partial class MatMul
     {
         F32Sgemm, F16Sgemm, BF16Sgemm, F32, F16, BF16,
         Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
+        Q4_0Packed, Q4_KPacked, Q2_KPacked,
     }
+
+    private static bool IsPacked(Kind kind) => kind is Kind.Q4_0Packed or Kind.Q4_KPacked or Kind.Q2_KPacked;
 
     /// <summary>The kernel <see cref="Multiply(in WeightMatrix, ReadOnlySpan{float}, int, Span{float}, WorkerPool, bool)"/> picks.</summary>
     private static Kind KindOf(in WeightMatrix w, int n, bool allowSgemmOrder) => w.Type switch
     {
+        GgmlType.Q4_0 when w.Packed != null => Kind.Q4_0Packed,
+        GgmlType.Q4_K when w.Packed != null => Kind.Q4_KPacked,
+        GgmlType.Q2_K when w.Packed != null => Kind.Q2_KPacked,
         GgmlType.F32 when allowSgemmOrder && SgemmDot.Applies(n, w.Rows, w.Cols) => Kind.F32Sgemm,
         GgmlType.F16 when allowSgemmOrder && SgemmDot.Applies(n, w.Rows, w.Cols) => Kind.F16Sgemm,
         GgmlType.BF16 when allowSgemmOrder && SgemmDot.Applies(n, w.Rows, w.Cols) => Kind.BF16Sgemm,
@@ -221,6 +239,8 @@ public static unsafe partial class MatMul
     {
         switch (s.Kind)
         {
+            case Kind.Q4_0Packed: s.DotType = GgmlType.Q8_0; break;
+            case Kind.Q4_KPacked or Kind.Q2_KPacked: s.DotType = GgmlType.Q8_K; break;
             case Kind.F32Sgemm: Plan<F32SgemmKernel>(ref s, width); break;
             case Kind.F16Sgemm: Plan<F16SgemmKernel>(ref s, width); break;
             case Kind.BF16Sgemm: Plan<BF16SgemmKernel>(ref s, width); break;
@@ -247,11 +267,37 @@ public static unsafe partial class MatMul
         s.Layout = PrefillLayout.For<TKernel>(s.Cols, s.N, width);
     }
 
+    /// <summary>Scratch bytes after a job's converted activations: its prefill layout, or a packed kernel's per-call
+    /// preparation (one per token set: the gemm tokens, then the rest).</summary>
+    private static long LayoutBytes(in JobState s) => s.Kind switch
+    {
+        Kind.Q4_0Packed => RepackedQ4_0.PrepareBytes(s.Cols, s.N),
+        Kind.Q4_KPacked => PrepOffset(s) + RepackedQ4_K.PrepareBytes(s.Cols, s.N - s.Split),
+        Kind.Q2_KPacked => 0,
+        _ => s.Layout.Bytes,
+    };
+
+    /// <summary>Where the preparation of a packed Q4_K job's gemv tokens starts, after its gemm tokens'.</summary>
+    private static long PrepOffset(in JobState s) => (RepackedQ4_K.PrepareBytes(s.Cols, s.Split) + 63) & ~63L;
+
+    /// <summary>Work items of a job's layout step: layout groups, or tokens for a packed kernel's preparation.</summary>
+    private static long LayoutItems(in JobState s) => s.Kind is Kind.Q4_0Packed or Kind.Q4_KPacked ? s.N : s.Layout.Items;
+
     /// <summary>Items [start, end) of a job's prefill layout, built as <see cref="Run{TKernel}"/> builds them.</summary>
     private static void BuildLayout(in JobState s, int start, int end)
     {
         switch (s.Kind)
         {
+            case Kind.Q4_0Packed:
+                RepackedQ4_0.Prepare(s.A, s.ActRow, s.N, s.Cols, s.L, start, end);
+                break;
+            case Kind.Q4_KPacked:
+                if (start < s.Split)
+                    RepackedQ4_K.Prepare(s.A, s.ActRow, s.Split, s.Cols, s.L, start, Math.Min(end, s.Split));
+                if (end > s.Split)
+                    RepackedQ4_K.Prepare(s.A + s.Split * s.ActRow, s.ActRow, s.N - s.Split, s.Cols, s.L + PrepOffset(s),
+                        Math.Max(start, s.Split) - s.Split, end - s.Split);
+                break;
             case Kind.Q4_0: s.Layout.Build<Q4_0Kernel>(s.A, s.ActRow, s.L, start, end); break;
             case Kind.Q5_0: s.Layout.Build<Q5_0Kernel>(s.A, s.ActRow, s.L, start, end); break;
             case Kind.Q8_0: s.Layout.Build<Q8_0Kernel>(s.A, s.ActRow, s.L, start, end); break;
@@ -266,6 +312,25 @@ public static unsafe partial class MatMul
     {
         switch (s.Kind)
         {
+            case Kind.Q4_0Packed:
+                RepackedQ4_0.Multiply(s.W, s.MatrixRows, s.Cols, s.A, s.ActRow, s.L, s.N, s.Y, s.YStride, start, end, s.Width);
+                break;
+            case Kind.Q4_KPacked:
+                if (s.Split > 0)
+                    RepackedQ4_K.Multiply(s.W, s.MatrixRows, s.Cols, s.A, s.ActRow, s.L, s.Split, s.Y, s.YStride, start, end,
+                        gemmGrouping: true, s.Width);
+                if (s.Split < s.N)
+                    RepackedQ4_K.Multiply(s.W, s.MatrixRows, s.Cols, s.A + s.Split * s.ActRow, s.ActRow, s.L + PrepOffset(s),
+                        s.N - s.Split, s.Y + s.Split * s.YStride, s.YStride, start, end, gemmGrouping: false, s.Width);
+                break;
+            case Kind.Q2_KPacked:
+                if (s.Split > 0)
+                    RepackedQ2_K.Multiply(s.W, s.MatrixRows, s.Cols, s.A, s.ActRow, s.Split, s.Y, s.YStride, start, end,
+                        gemmGrouping: true, s.Width);
+                if (s.Split < s.N)
+                    RepackedQ2_K.Multiply(s.W, s.MatrixRows, s.Cols, s.A + s.Split * s.ActRow, s.ActRow, s.N - s.Split,
+                        s.Y + s.Split * s.YStride, s.YStride, start, end, gemmGrouping: false, s.Width);
+                break;
             case Kind.F32Sgemm: Exec<F32SgemmKernel>(s, start, end); break;
             case Kind.F16Sgemm: Exec<F16SgemmKernel>(s, start, end); break;
             case Kind.BF16Sgemm: Exec<BF16SgemmKernel>(s, start, end); break;
@@ -305,6 +370,8 @@ public static unsafe partial class MatMul
         public long RowBytes, XStride, YStride, ActRow, AOffset;
         public long TokLo, LayoutLo, Lo, Cost;
         public int Rows, Cols, N, RowTile, ShareOf, Width;
+        // Packed kinds: the matrix height (Rows counts interleaved groups) and the gemm token count.
+        public int MatrixRows, Split;
         public GgmlType DotType;
         public Kind Kind;
         public PrefillLayout Layout;
@@ -326,7 +393,7 @@ public static unsafe partial class MatMul
                 if (s.DotType == GgmlType.F32 || s.ShareOf >= 0)
                     continue;
                 long lo = Layout ? s.LayoutLo : s.TokLo;
-                long hi = lo + (Layout ? s.Layout.Items : s.N);
+                long hi = lo + (Layout ? LayoutItems(s) : s.N);
                 int a = (int)Math.Max(start, lo), b = (int)Math.Min(end, hi);
                 if (a >= b)
                     continue;
@@ -336,7 +403,7 @@ public static unsafe partial class MatMul
                     for (int t = first; t < last; t++)
                         ActivationQuantizer.QuantizeForKernel(s.DotType, s.X + t * s.XStride, s.A + t * s.ActRow, s.Cols, Width);
                 }
-                else if (s.Layout.Kind != LayoutNone)
+                else if (s.Kind is Kind.Q4_0Packed or Kind.Q4_KPacked || s.Layout.Kind != LayoutNone)
                     BuildLayout(s, first, last);
             }
         }

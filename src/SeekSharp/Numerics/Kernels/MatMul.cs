@@ -49,6 +49,13 @@ public static unsafe partial class MatMul
             y[..(n * w.Rows)].Clear();
             return;
         }
+        if (w.Packed != null)
+        {
+            // Packed (repacked-order) products run through the batched driver, which splits them by interleaved groups.
+            Span<MatMulJob> job = [new MatMulJob(w, n, 0, w.Cols, 0, w.Rows, ExpertOrder: !allowSgemmOrder)];
+            MultiplyBatched(job, x, y, pool);
+            return;
+        }
 
         switch (w.Type)
         {
@@ -317,6 +324,12 @@ public static unsafe partial class MatMul
     {
         ArgumentNullException.ThrowIfNull(pool);
         bool three = w2.Rows > 0;
+        if ((w0.Packed != null || w1.Packed != null || w2.Packed != null) && KernelSettings.SharedDecode &&
+            w0.Cols == w1.Cols && (!three || w0.Cols == w2.Cols) && n > 0)
+        {
+            MultiplySharedBatched(x, n, pool, w0, y0, w1, y1, w2, y2);
+            return;
+        }
         if (!SharedApplies(n, w0, w1) || (three && !SharedApplies(n, w0, w2)) ||
             x.Length < w0.Cols || y0.Length < w0.Rows || y1.Length < w1.Rows || (three && y2.Length < w2.Rows) ||
             !KernelSettings.SharedDecode)
@@ -347,6 +360,38 @@ public static unsafe partial class MatMul
                 Y0 = p0, Y1 = p1, Y2 = p2,
             };
             pool.For(body.R0 + body.R1 + body.R2, ref body, 32);
+        }
+    }
+
+    [ThreadStatic] private static float[]? t_sharedOut;
+
+    /// <summary>
+    /// <see cref="MultiplyShared(ReadOnlySpan{float}, int, WorkerPool, in WeightMatrix, Span{float}, in WeightMatrix, Span{float}, in WeightMatrix, Span{float})"/>
+    /// when a matrix is packed: one batched call (one hand-off, one activation conversion per kernel) into a per-thread
+    /// buffer, then copied out; each result equals a separate <see cref="Multiply"/>'s.
+    /// </summary>
+    private static void MultiplySharedBatched(ReadOnlySpan<float> x, int n, WorkerPool pool,
+        in WeightMatrix w0, Span<float> y0, in WeightMatrix w1, Span<float> y1, in WeightMatrix w2, Span<float> y2)
+    {
+        int r0 = w0.Rows, r1 = w1.Rows, r2 = w2.Rows, all = r0 + r1 + r2;
+        if (y0.Length < n * r0 || y1.Length < n * r1 || y2.Length < n * r2)
+            throw new ArgumentException("an output span is too short for its matrix's rows");
+        var buffer = t_sharedOut;
+        if (buffer == null || buffer.Length < (long)n * all)
+            t_sharedOut = buffer = new float[Math.Max((long)n * all, 4096)];
+        Span<MatMulJob> jobs =
+        [
+            new MatMulJob(w0, n, 0, w0.Cols, 0, all),
+            new MatMulJob(w1, n, 0, w0.Cols, r0, all),
+            new MatMulJob(w2, r2 > 0 ? n : 0, 0, w0.Cols, r0 + r1, all),
+        ];
+        MultiplyBatched(jobs, x, buffer, pool);
+        for (int t = 0; t < n; t++)
+        {
+            var row = buffer.AsSpan(t * all, all);
+            row[..r0].CopyTo(y0.Slice(t * r0, r0));
+            row.Slice(r0, r1).CopyTo(y1.Slice(t * r1, r1));
+            if (r2 > 0) row.Slice(r0 + r1, r2).CopyTo(y2.Slice(t * r2, r2));
         }
     }
 
