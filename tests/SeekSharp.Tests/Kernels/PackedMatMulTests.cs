@@ -176,6 +176,39 @@ public sealed unsafe class PackedMatMulTests
         }
     }
 
+    /// <summary>
+    /// One batched call with a packed matrix as a plain product (gemm / gemv split) and as an expert (all gemv) on the
+    /// same input: each job keeps its own order, equal to its separate call.
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q2_K)]
+    public void BatchedJobsKeepTheirOwnGrouping(GgmlType type)
+    {
+        var rng = new Random(15);
+        int rows = 32, cols = 512, n = 6;
+        using var m = new Packed(type, ReferenceQuant.RandomWeights(type, rows, cols, rng), rows, cols);
+        float[] x = ReferenceQuant.RandomActivations(n * cols, rng);
+        using var pool = new WorkerPool(2);
+        var plain = new float[n * rows];
+        var expert = new float[n * rows];
+        MatMul.Multiply(m.Matrix, x, n, plain, pool);
+        MatMul.MultiplyExpert(m.Matrix, x, n, expert, pool);
+        Assert.NotEqual(plain, expert); // the first four tokens are grouped differently
+        var y = new float[2 * n * rows];
+        MatMulJob[] jobs =
+        [
+            new(m.Matrix, n, 0, cols, 0, 2 * rows),
+            new(m.Matrix, n, 0, cols, rows, 2 * rows, ExpertOrder: true),
+        ];
+        MatMul.MultiplyBatched(jobs, x, y, pool);
+        for (int t = 0; t < n; t++)
+        {
+            Assert.Equal(plain.AsSpan(t * rows, rows).ToArray(), y.AsSpan(2 * t * rows, rows).ToArray());
+            Assert.Equal(expert.AsSpan(t * rows, rows).ToArray(), y.AsSpan((2 * t + 1) * rows, rows).ToArray());
+        }
+    }
+
     /// <summary>llama.cpp repacks Q4_0, Q4_K and Q2_K of a height that is a multiple of 8, nothing else.</summary>
     [Fact]
     public void OnlyWhatLlamaCppRepacksIsPacked()

@@ -81,7 +81,9 @@ public static unsafe partial class MatMul
                     for (int k = 0; k < count; k++)
                     {
                         ref var o = ref js[k];
-                        if (o.ShareOf < 0 && o.Kind == s.Kind && o.X == s.X && o.XStride == s.XStride && o.N == s.N && o.Cols == s.Cols)
+                        // (a packed Q4_K job's preparation is laid out per gemm / gemv split, so that must agree too)
+                        if (o.ShareOf < 0 && o.Kind == s.Kind && o.X == s.X && o.XStride == s.XStride && o.N == s.N && o.Cols == s.Cols &&
+                            o.Split == s.Split)
                         {
                             s.ShareOf = k;
                             break;
@@ -207,8 +209,6 @@ public static unsafe partial class MatMul
         Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
         Q4_0Packed, Q4_KPacked, Q2_KPacked,
     }
-
-    private static bool IsPacked(Kind kind) => kind is Kind.Q4_0Packed or Kind.Q4_KPacked or Kind.Q2_KPacked;
 
     /// <summary>The kernel <see cref="Multiply(in WeightMatrix, ReadOnlySpan{float}, int, Span{float}, WorkerPool, bool)"/> picks.</summary>
     private static Kind KindOf(in WeightMatrix w, int n, bool allowSgemmOrder) => w.Type switch
