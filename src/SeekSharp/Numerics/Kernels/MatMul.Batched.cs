@@ -61,8 +61,11 @@ public static unsafe partial class MatMul
                 s.W = w.Packed != null ? w.Packed : w.Data;
                 s.RowBytes = w.RowBytes;
                 s.MatrixRows = w.Rows;
-                // A packed matrix is split between threads by whole interleaved groups.
-                s.Rows = w.Packed != null ? WeightPacking.Groups(w.Type, w.Rows) : w.Rows;
+                // A packed matrix is split between threads by whole units of interleaved groups (Q4_0 / Q4_K store groups
+                // in pairs, which their kernels read as one stream).
+                s.UnitGroups = w.Packed == null || w.Type == GgmlType.Q2_K ? 1 : 2;
+                s.Groups = w.Packed != null ? WeightPacking.Groups(w.Type, w.Rows) : 0;
+                s.Rows = w.Packed != null ? (s.Groups + s.UnitGroups - 1) / s.UnitGroups : w.Rows;
                 // llama.cpp runs the first n - n % 4 tokens of a repacked product through gemm, the rest through gemv
                 // (Q4_K groups its sub-blocks differently in the two); expert products (mul_mat_id) always run gemv.
                 s.Split = s.Kind is Kind.Q4_KPacked or Kind.Q2_KPacked && !job.ExpertOrder ? job.Tokens - job.Tokens % 4 : 0;
@@ -156,12 +159,12 @@ public static unsafe partial class MatMul
             {
                 ref var s = ref js[i];
                 s.Lo = units;
-                // A packed job's unit is a group of rows.
+                // A packed job's unit is a unit of groups of rows.
                 s.Cost = s.Kind switch
                 {
-                    Kind.Q4_0Packed => (long)s.N * RepackedQ4_0.GroupRows,
-                    Kind.Q4_KPacked => (long)s.N * RepackedQ4_K.GroupRows,
-                    Kind.Q2_KPacked => (long)s.N * RepackedQ2_K.GroupRows,
+                    Kind.Q4_0Packed => (long)s.N * RepackedQ4_0.GroupRows * s.UnitGroups,
+                    Kind.Q4_KPacked => (long)s.N * RepackedQ4_K.GroupRows * s.UnitGroups,
+                    Kind.Q2_KPacked => (long)s.N * RepackedQ2_K.GroupRows * s.UnitGroups,
                     _ => s.N,
                 };
                 units += s.Rows * s.Cost;
@@ -310,6 +313,12 @@ public static unsafe partial class MatMul
 
     private static void Exec(in JobState s, int start, int end)
     {
+        if (s.UnitGroups > 1)
+        {
+            // Units of groups to groups (the last unit may hold fewer).
+            start *= s.UnitGroups;
+            end = Math.Min(end * s.UnitGroups, s.Groups);
+        }
         switch (s.Kind)
         {
             case Kind.Q4_0Packed:
@@ -371,7 +380,7 @@ public static unsafe partial class MatMul
         public long TokLo, LayoutLo, Lo, Cost;
         public int Rows, Cols, N, RowTile, ShareOf, Width;
         // Packed kinds: the matrix height (Rows counts interleaved groups) and the gemm token count.
-        public int MatrixRows, Split;
+        public int MatrixRows, Split, UnitGroups, Groups;
         public GgmlType DotType;
         public Kind Kind;
         public PrefillLayout Layout;

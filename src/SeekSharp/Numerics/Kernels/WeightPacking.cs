@@ -61,8 +61,14 @@ public sealed unsafe class PackedWeightStore : IDisposable
 {
     // Plain bytes read per work item: small enough for the per-thread read buffer, big enough to keep reads efficient.
     private const long SlabBytes = 1 << 20;
+    // Copies are carved out of chunks of this size (a MoE model has hundreds of small expert matrices), aligned to 2 MiB
+    // so whole huge-page-sized ranges are available to the kernel; bigger copies get an allocation of their own.
+    private const long ChunkBytes = 64L << 20;
+    private const nuint ChunkAlignment = 2 << 20;
 
     private readonly List<nint> _buffers = new();
+    private byte* _chunk;
+    private long _chunkUsed;
     private readonly List<Pending> _pending = new();
     private bool _disposed;
 
@@ -72,7 +78,7 @@ public sealed unsafe class PackedWeightStore : IDisposable
     public long Bytes { get; private set; }
 
     /// <summary>Number of packed matrices.</summary>
-    public int Count => _buffers.Count;
+    public int Count { get; private set; }
 
     /// <summary>
     /// Reserves the packed copy of <paramref name="w"/> and returns the matrix carrying it (filled by
@@ -88,12 +94,33 @@ public sealed unsafe class PackedWeightStore : IDisposable
         long bytes = WeightPacking.PackedBytes(w.Type, w.Rows, w.Cols);
         if (bytes == 0)
             return w.WithPacked(w.Data); // the repacked order on the plain rows: nothing to copy
-        byte* dst = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
-        _buffers.Add((nint)dst);
+        byte* dst = Allocate(bytes);
         Bytes += bytes;
+        Count++;
         long fileOffset = file?.Path == null ? -1 : file.FileOffsetOf(w.Data);
         _pending.Add(new Pending(w.Type, w.Rows, w.Cols, w.RowBytes, fileOffset, (nint)w.Data, (nint)dst));
         return w.WithPacked(dst);
+    }
+
+    /// <summary>Room for one copy: 64-byte aligned, inside the current chunk when it fits.</summary>
+    private byte* Allocate(long bytes)
+    {
+        bytes = (bytes + 63) & ~63L;
+        if (bytes > ChunkBytes / 4)
+        {
+            byte* own = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, ChunkAlignment);
+            _buffers.Add((nint)own);
+            return own;
+        }
+        if (_chunk == null || _chunkUsed + bytes > ChunkBytes)
+        {
+            _chunk = (byte*)NativeMemory.AlignedAlloc((nuint)ChunkBytes, ChunkAlignment);
+            _buffers.Add((nint)_chunk);
+            _chunkUsed = 0;
+        }
+        byte* p = _chunk + _chunkUsed;
+        _chunkUsed += bytes;
+        return p;
     }
 
     /// <summary>
@@ -161,6 +188,7 @@ public sealed unsafe class PackedWeightStore : IDisposable
             NativeMemory.AlignedFree((void*)b);
         _buffers.Clear();
         _pending.Clear();
+        _chunk = null;
     }
 
     /// <summary>One thread's buffer for plain rows read from the file.</summary>
