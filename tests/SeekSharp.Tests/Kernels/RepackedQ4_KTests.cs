@@ -219,24 +219,35 @@ public sealed unsafe class RepackedQ4_KTests
             Check(w, packed, rows, cols, act, n, 0, 3, gemm, KernelSettings.Width);
     }
 
-    /// <summary>Padding rows of the last group are zero and Pack writes only its groups' tiles.</summary>
+    /// <summary>Pack writes exactly its own groups' tiles (a split load may pack groups in any order), zero padding rows included.</summary>
     [Fact]
     public void PackFillsOnlyItsGroups()
     {
         var rng = new Random(51);
-        int rows = 24, cols = 512;
-        byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
-        long tileRow = RepackedQ4_K.PackedBytes(16, cols);
-        Assert.Equal(2 * tileRow, RepackedQ4_K.PackedBytes(rows, cols));
-        var packed = new byte[2 * tileRow];
-        Array.Fill(packed, (byte)0xAB);
-        fixed (byte* pw = w)
-        fixed (byte* pp = packed)
-            RepackedQ4_K.Pack(pw, rows, cols, pp, 1, 2);
-        Assert.All(packed.AsSpan(0, (int)tileRow).ToArray(), b => Assert.Equal(0xAB, b));
-        // rows 8..15 of group 1 do not exist: their d must be zero
-        for (int b = 0; b < cols / QK_K; b++)
-            for (int r = 8; r < 16; r++)
-                Assert.Equal(0, BinaryPrimitives.ReadUInt16LittleEndian(packed.AsSpan((int)tileRow + b * RepackedQ4_K.TileBytes + 2 * r)));
+        int cols = 512;
+        foreach (int rows in new[] { 24, 40 })
+        {
+            byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
+            int groups = (rows + 15) / 16;
+            long tileRow = RepackedQ4_K.PackedBytes(16, cols);
+            Assert.Equal(groups * tileRow, RepackedQ4_K.PackedBytes(rows, cols));
+            byte[] whole = Pack(w, rows, cols);
+            var pieces = new byte[whole.Length];
+            Array.Fill(pieces, (byte)0xAB);
+            for (int g = groups - 1; g >= 0; g--)
+            {
+                var single = new byte[whole.Length];
+                Array.Fill(single, (byte)0xAB);
+                fixed (byte* pw = w)
+                fixed (byte* ps = single)
+                fixed (byte* pp = pieces)
+                {
+                    RepackedQ4_K.Pack(pw, rows, cols, ps, g, g + 1);
+                    RepackedQ4_K.Pack(pw, rows, cols, pp, g, g + 1);
+                }
+                Assert.True(single.Count(b => b != 0xAB) <= tileRow, $"rows {rows}: group {g} wrote outside its tiles");
+            }
+            Assert.Equal(whole, pieces);
+        }
     }
 }
