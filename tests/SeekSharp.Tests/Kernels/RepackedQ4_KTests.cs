@@ -175,6 +175,35 @@ public sealed unsafe class RepackedQ4_KTests
         }
     }
 
+    /// <summary>Prefill split into row tiles of one stored pair of groups (and decode without prefetch) gives the same results.</summary>
+    [Fact]
+    public void SmallRowTilesAndNoPrefetch()
+    {
+        int oldTile = RepackedQ4_K.PrefillTileBytes;
+        bool oldPf = RepackedQ4_K.PrefetchDecode;
+        try
+        {
+            RepackedQ4_K.PrefillTileBytes = 1;
+            RepackedQ4_K.PrefetchDecode = false;
+            var rng = new Random(61);
+            int rows = 88, cols = 768;  // 6 groups, the last half padding
+            byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
+            byte[] packed = Pack(w, rows, cols);
+            foreach (int n in new[] { 1, 6, 13 })
+            {
+                byte[] act = Quantize(ReferenceQuant.RandomActivations(n * cols, rng), n, cols);
+                foreach (var (g0, g1) in new[] { (0, 6), (1, 6), (1, 4), (3, 5) })
+                    foreach (bool gemm in new[] { false, true })
+                        Check(w, packed, rows, cols, act, n, g0, g1, gemm, KernelSettings.Width);
+            }
+        }
+        finally
+        {
+            RepackedQ4_K.PrefillTileBytes = oldTile;
+            RepackedQ4_K.PrefetchDecode = oldPf;
+        }
+    }
+
     /// <summary>
     /// Every nibble 15, every scale and min 63, activations all +-127: the int16 pair sums and int32 group sums are at
     /// their largest and must stay exact.
