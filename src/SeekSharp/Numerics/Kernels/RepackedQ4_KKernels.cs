@@ -489,25 +489,15 @@ internal static unsafe class RepackedQ4_K
                 byte* q0 = w0 + (UQs + 8 * k) * us;
                 byte* x = a + 4 + 64 * k;
                 Vector512<short> pl0 = default, ph0 = default, pl1 = default, ph1 = default;
-                for (int c = 0; c < 8; c++)
-                {
-                    if (pf != 0)
-                    {
-                        Sse.Prefetch0(q0 + us * c + pf);
-                        if (two) Sse.Prefetch0(q0 + us * c + pf + 64);
-                    }
-                    var xl = Bcast(x + 4 * c);
-                    var xh = Bcast(x + 32 + 4 * c);
-                    var v0 = Vector512.Load(q0 + us * c);
-                    pl0 += Avx512BW.MultiplyAddAdjacent(v0 & m, xl);
-                    ph0 += Avx512BW.MultiplyAddAdjacent(Simd.Shr(v0, 4), xh);
-                    if (two)
-                    {
-                        var v1 = Vector512.Load(q0 + us * c + 64);
-                        pl1 += Avx512BW.MultiplyAddAdjacent(v1 & m, xl);
-                        ph1 += Avx512BW.MultiplyAddAdjacent(Simd.Shr(v1, 4), xh);
-                    }
-                }
+                // Unrolled by hand (the JIT keeps an 8-iteration loop): one chunk = 4 values of both sub-blocks of the pair.
+                Chunk<TP>(q0, 0 * us, x + 0, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                Chunk<TP>(q0, 1 * us, x + 4, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                Chunk<TP>(q0, 2 * us, x + 8, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                Chunk<TP>(q0, 3 * us, x + 12, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                Chunk<TP>(q0, 4 * us, x + 16, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                Chunk<TP>(q0, 5 * us, x + 20, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                Chunk<TP>(q0, 6 * us, x + 24, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                Chunk<TP>(q0, 7 * us, x + 28, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
                 int so = (USc + (k >> 1)) * us, mo = (UMin + (k >> 1)) * us;
                 Vector512<byte> il = (k & 1) == 0 ? sc0 : sc2, ih = (k & 1) == 0 ? sc1 : sc3, im = (k & 1) == 0 ? mx0 : mx1;
                 var bs = Vector512.Create(*(int*)(prep + 4 * k)).AsInt16();
@@ -535,6 +525,29 @@ internal static unsafe class RepackedQ4_K
         }
         r0 = acc0 - min0;
         r1 = acc1 - min1;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Chunk<TP>(byte* q, int o, byte* x, Vector512<byte> m, long pf,
+        ref Vector512<short> pl0, ref Vector512<short> ph0, ref Vector512<short> pl1, ref Vector512<short> ph1)
+    {
+        bool two = typeof(TP) == typeof(Two);
+        if (pf != 0)
+        {
+            Sse.Prefetch0(q + o + pf);
+            if (two) Sse.Prefetch0(q + o + pf + 64);
+        }
+        var xl = Bcast(x);
+        var xh = Bcast(x + 32);
+        var v0 = Vector512.Load(q + o);
+        pl0 += Avx512BW.MultiplyAddAdjacent(v0 & m, xl);
+        ph0 += Avx512BW.MultiplyAddAdjacent((v0.AsUInt16() >> 4).AsByte() & m, xh);
+        if (two)
+        {
+            var v1 = Vector512.Load(q + o + 64);
+            pl1 += Avx512BW.MultiplyAddAdjacent(v1 & m, xl);
+            ph1 += Avx512BW.MultiplyAddAdjacent((v1.AsUInt16() >> 4).AsByte() & m, xh);
+        }
     }
 
     /// <summary>Eight pmaddubsw of one sub-block's nibble chunks against one token's activations, summed in int16.</summary>
