@@ -107,8 +107,10 @@ internal static unsafe class RepackedQ4_K
     public static long PackedBytes(int rows, int cols) => (long)((rows + GroupRows - 1) / GroupRows) * (cols / QK) * TileBytes;
 
     /// <summary>
-    /// Fills groups [groupStart, groupEnd) of <paramref name="dst"/> from the row-major Q4_K matrix <paramref name="src"/>
-    /// (row r at src + r * (cols / 256 * 144)); rows past <paramref name="rows"/> become zero rows.
+    /// Fills groups [groupStart, groupEnd) of <paramref name="dst"/> (<see cref="PackedBytes"/> bytes, best 64-byte
+    /// aligned) from the row-major Q4_K matrix <paramref name="src"/> (row r at src + r * (cols / 256 * 144)); rows past
+    /// <paramref name="rows"/> become zero rows. Writes only those groups' 64-byte units, so threads may pack disjoint
+    /// group ranges of one matrix at once.
     /// </summary>
     public static void Pack(byte* src, int rows, int cols, byte* dst, int groupStart, int groupEnd)
     {
