@@ -81,11 +81,11 @@ public sealed unsafe class RepackedQ4_KTests
         return packed;
     }
 
-    /// <summary>Runs Multiply over [groupStart, groupEnd) into a NaN-filled output with two spare columns per token.</summary>
-    private static float[] Run(byte[] packed, int rows, int cols, byte[] act, int n, int groupStart, int groupEnd, bool gemm, int width)
+    /// <summary>Runs Multiply over [groupStart, groupEnd) into a NaN-filled output, by default with two spare columns per token.</summary>
+    private static float[] Run(byte[] packed, int rows, int cols, byte[] act, int n, int groupStart, int groupEnd, bool gemm, int width, int yStride = -1)
     {
         long actRow = (long)(cols / QK_K) * Q8_KBytes;
-        int yStride = rows + 2;
+        if (yStride < 0) yStride = rows + 2;
         var y = new float[n * yStride];
         Array.Fill(y, float.NaN);
         var prep = new byte[Math.Max(1, RepackedQ4_K.PrepareBytes(cols, n))];
@@ -246,6 +246,38 @@ public sealed unsafe class RepackedQ4_KTests
             GgmlCpu.FromFloat(GgmlType.Q8_K, x.AsSpan(t * cols, cols).ToArray()).CopyTo(act, t * (cols / QK_K) * Q8_KBytes);
         foreach (bool gemm in new[] { false, true })
             Check(w, packed, rows, cols, act, n, 0, 3, gemm, KernelSettings.Width);
+    }
+
+    /// <summary>
+    /// End to end against llama.cpp itself: ggml_mul_mat with the weights in CPU_REPACK (gemm for the first n - n%4 tokens,
+    /// gemv for the rest) equals our kernel called the same way, bit for bit.
+    /// </summary>
+    [Fact]
+    public void MatchesRepackedGgmlMulMat()
+    {
+        if (!GgmlCpu.Available) return;
+        var rng = new Random(71);
+        int rows = 40, cols = 1024;
+        byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
+        byte[] packed = Pack(w, rows, cols);
+        int actRow = cols / QK_K * Q8_KBytes;
+        foreach (int n in new[] { 1, 5, 9 })
+        {
+            float[] x = ReferenceQuant.RandomActivations(n * cols, rng);
+            float[]? native = GgmlCpu.MulMatRepacked(GgmlType.Q4_K, w, rows, cols, x, n, out _);
+            if (native is null) return;
+            var act = new byte[n * actRow];
+            for (int t = 0; t < n; t++)
+                GgmlCpu.FromFloat(GgmlType.Q8_K, x.AsSpan(t * cols, cols).ToArray()).CopyTo(act, t * actRow);
+            int gemmTokens = n - n % 4;
+            float[] ours = new float[n * rows];
+            if (gemmTokens > 0)
+                Run(packed, rows, cols, act[..(gemmTokens * actRow)], gemmTokens, 0, 3, true, KernelSettings.Width, rows).CopyTo(ours, 0);
+            Run(packed, rows, cols, act[(gemmTokens * actRow)..], n - gemmTokens, 0, 3, true, KernelSettings.Width, rows).CopyTo(ours, gemmTokens * rows);
+            for (int i = 0; i < ours.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(native[i]) == BitConverter.SingleToInt32Bits(ours[i]),
+                    $"n={n} t={i / rows} r={i % rows}: ggml {native[i]:R}, ours {ours[i]:R}");
+        }
     }
 
     /// <summary>Pack writes exactly its own groups' tiles (a split load may pack groups in any order), zero padding rows included.</summary>
