@@ -273,7 +273,7 @@ public sealed unsafe class RepackedQ4_KTests
             float[] ours = new float[n * rows];
             if (gemmTokens > 0)
                 Run(packed, rows, cols, act[..(gemmTokens * actRow)], gemmTokens, 0, 3, true, KernelSettings.Width, rows).CopyTo(ours, 0);
-            Run(packed, rows, cols, act[(gemmTokens * actRow)..], n - gemmTokens, 0, 3, true, KernelSettings.Width, rows).CopyTo(ours, gemmTokens * rows);
+            Run(packed, rows, cols, act[(gemmTokens * actRow)..], n - gemmTokens, 0, 3, false, KernelSettings.Width, rows).CopyTo(ours, gemmTokens * rows);
             for (int i = 0; i < ours.Length; i++)
                 Assert.True(BitConverter.SingleToInt32Bits(native[i]) == BitConverter.SingleToInt32Bits(ours[i]),
                     $"n={n} t={i / rows} r={i % rows}: ggml {native[i]:R}, ours {ours[i]:R}");
