@@ -175,16 +175,16 @@ public sealed unsafe class RepackedQ4_KTests
         }
     }
 
-    /// <summary>Prefill split into row tiles of one stored pair of groups (and decode without prefetch) gives the same results.</summary>
+    /// <summary>Prefill split into row tiles of one stored pair of groups (and no prefetching) gives the same results.</summary>
     [Fact]
     public void SmallRowTilesAndNoPrefetch()
     {
         int oldTile = RepackedQ4_K.PrefillTileBytes;
-        bool oldPf = RepackedQ4_K.PrefetchDecode;
+        bool oldPf = RepackedQ4_K.Prefetch;
         try
         {
             RepackedQ4_K.PrefillTileBytes = 1;
-            RepackedQ4_K.PrefetchDecode = false;
+            RepackedQ4_K.Prefetch = false;
             var rng = new Random(61);
             int rows = 88, cols = 768;  // 6 groups, the last half padding
             byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
@@ -200,7 +200,7 @@ public sealed unsafe class RepackedQ4_KTests
         finally
         {
             RepackedQ4_K.PrefillTileBytes = oldTile;
-            RepackedQ4_K.PrefetchDecode = oldPf;
+            RepackedQ4_K.Prefetch = oldPf;
         }
     }
 

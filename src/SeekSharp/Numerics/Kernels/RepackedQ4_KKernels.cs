@@ -382,10 +382,11 @@ internal static unsafe class RepackedQ4_K
     // ---------------------------------------------------------------- 512
 
     /// <summary>
-    /// When true, decode prefetches the tiles one super-block ahead in its stream: the hardware prefetcher alone left
-    /// single-thread decode from DRAM at about half the speed (8-9 GB/s against 16-20 with it). No effect on results.
+    /// When true, decode (and prefill's first pass over a row tile) prefetches one super-block ahead in its stream: the
+    /// hardware prefetcher alone left single-thread decode from DRAM at about half the speed (8-9 GB/s against 15-18
+    /// with it; 1.1x also from L3). No effect on results.
     /// </summary>
-    public static bool PrefetchDecode = true;
+    public static bool Prefetch = true;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Us<TU>() => typeof(TU) == typeof(U128) ? 128 : 64;
@@ -409,10 +410,10 @@ internal static unsafe class RepackedQ4_K
             int t = 0;
             for (; t + 8 <= n; t += 8)
                 for (int g = g0; g < g1; g++)
-                    Tokens512<TG, Eight>(packed, rows, nb, g, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride);
+                    Tokens512<TG, Eight>(packed, rows, nb, g, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, t == 0);
             for (; t + 4 <= n; t += 4)
                 for (int g = g0; g < g1; g++)
-                    Tokens512<TG, Four>(packed, rows, nb, g, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride);
+                    Tokens512<TG, Four>(packed, rows, nb, g, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, t == 0);
             for (; t < n; t++)
                 Decode512<TG>(packed, rows, nb, act + t * actRow, prep + t * prepRow, y + t * yStride, g0, g1);
             g0 = g1;
@@ -474,7 +475,7 @@ internal static unsafe class RepackedQ4_K
         for (int b = 0; b < nb; b++, w0 += stride, a += ActBytes, prep += PrepBytes)
         {
             byte* w1 = w0 + 64;
-            long pf = PrefetchDecode ? stride : 0;
+            long pf = Prefetch ? stride : 0;
             if (pf != 0)
             {
                 // d/dmin, scales and mins of the next super-block; its nibbles are prefetched chunk by chunk below.
@@ -573,21 +574,24 @@ internal static unsafe class RepackedQ4_K
     private static Vector512<float> Flush(Vector512<int> isum, Vector512<float> d, byte* a, Vector512<float> acc) =>
         Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(isum), d * Vector512.Create(*(float*)a), acc);
 
-    private static void Tokens512<TG, TN>(byte* packed, int rows, int nb, int g, byte* act, long actRow, byte* prep, long prepRow, float* y, long yStride)
+    private static void Tokens512<TG, TN>(byte* packed, int rows, int nb, int g, byte* act, long actRow, byte* prep, long prepRow,
+        float* y, long yStride, bool firstPass)
     {
         byte* w = GroupTiles(packed, rows, nb, g, out long stride, out int us);
         int valid = Math.Min(GroupRows, rows - g * GroupRows);
+        long pf = firstPass && Prefetch ? stride : 0;
         if (us == 128)
-            Tokens512<TG, TN, U128>(w, stride, nb, act, actRow, prep, prepRow, y + g * GroupRows, yStride, valid);
+            Tokens512<TG, TN, U128>(w, stride, nb, act, actRow, prep, prepRow, y + g * GroupRows, yStride, valid, pf);
         else
-            Tokens512<TG, TN, U64>(w, stride, nb, act, actRow, prep, prepRow, y + g * GroupRows, yStride, valid);
+            Tokens512<TG, TN, U64>(w, stride, nb, act, actRow, prep, prepRow, y + g * GroupRows, yStride, valid, pf);
     }
 
     /// <summary>
     /// One 16-row group, 4 or 8 tokens: each sub-block's nibbles are unpacked once and used for every token. The mins
     /// (a separate FMA chain that does not touch the nibbles) run in a second, short pass over the group's tiles.
     /// </summary>
-    private static void Tokens512<TG, TN, TU>(byte* w, long stride, int nb, byte* act, long actRow, byte* prep, long prepRow, float* y, long yStride, int valid)
+    private static void Tokens512<TG, TN, TU>(byte* w, long stride, int nb, byte* act, long actRow, byte* prep, long prepRow,
+        float* y, long yStride, int valid, long pf)
     {
         bool gemm = typeof(TG) == typeof(Gemm);
         bool eight = typeof(TN) == typeof(Eight);
@@ -602,6 +606,12 @@ internal static unsafe class RepackedQ4_K
             Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default, i4 = default, i5 = default, i6 = default, i7 = default;
             for (int j = 0; j < 8; j++)
             {
+                if (pf != 0)
+                {
+                    // this group's units of the next super-block, five per sub-block
+                    for (int u = 5 * j; u < 5 * j + 5 && u < Units; u++)
+                        Sse.Prefetch0(t + pf + u * us);
+                }
                 byte* q = t + (UQs + 8 * (j >> 1)) * us;
                 Vector512<byte> n0, n1, n2, n3, n4, n5, n6, n7;
                 if ((j & 1) == 0)
