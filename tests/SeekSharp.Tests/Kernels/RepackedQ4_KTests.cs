@@ -231,6 +231,31 @@ public sealed unsafe class RepackedQ4_KTests
             Check(w, packed, rows, cols, act, n, 0, 2, gemm, Width(width));
     }
 
+    /// <summary>Subnormal, signed-zero, negative and largest f16 d / dmin convert exactly at every width.</summary>
+    [Theory]
+    [InlineData(512)]
+    [InlineData(256)]
+    [InlineData(128)]
+    [InlineData(-128)]
+    [InlineData(0)]
+    public void SpecialScalesConvertExactly(int width)
+    {
+        using var _ = new ForcedWidth(width);
+        var rng = new Random(81);
+        int rows = 48, cols = 512, n = 5;
+        ushort[] halves = [0x0001, 0x03FF, 0x8001, 0x0000, 0x8000, 0x7BFF, 0xFBFF, 0x0400, 0x3C00, 0xB555];
+        byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
+        for (int b = 0; b < w.Length / Q4_KBytes; b++)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(w.AsSpan(b * Q4_KBytes), halves[rng.Next(halves.Length)]);
+            BinaryPrimitives.WriteUInt16LittleEndian(w.AsSpan(b * Q4_KBytes + 2), halves[rng.Next(halves.Length)]);
+        }
+        byte[] act = Quantize(ReferenceQuant.RandomActivations(n * cols, rng), n, cols);
+        byte[] packed = Pack(w, rows, cols);
+        foreach (bool gemm in new[] { false, true })
+            Check(w, packed, rows, cols, act, n, 0, 3, gemm, Width(width));
+    }
+
     /// <summary>Activations from llama.cpp's own quantize_row_q8_K (when the native library loads) give the same agreement.</summary>
     [Fact]
     public void MatchesModelWithNativeActivations()
