@@ -81,11 +81,11 @@ public sealed unsafe class RepackedQ4_KTests
         return packed;
     }
 
-    /// <summary>Runs Multiply over [groupStart, groupEnd) into a NaN-filled output with two spare columns per token.</summary>
-    private static float[] Run(byte[] packed, int rows, int cols, byte[] act, int n, int groupStart, int groupEnd, bool gemm, int width)
+    /// <summary>Runs Multiply over [groupStart, groupEnd) into a NaN-filled output, by default with two spare columns per token.</summary>
+    private static float[] Run(byte[] packed, int rows, int cols, byte[] act, int n, int groupStart, int groupEnd, bool gemm, int width, int yStride = -1)
     {
         long actRow = (long)(cols / QK_K) * Q8_KBytes;
-        int yStride = rows + 2;
+        if (yStride < 0) yStride = rows + 2;
         var y = new float[n * yStride];
         Array.Fill(y, float.NaN);
         var prep = new byte[Math.Max(1, RepackedQ4_K.PrepareBytes(cols, n))];
@@ -175,6 +175,35 @@ public sealed unsafe class RepackedQ4_KTests
         }
     }
 
+    /// <summary>Prefill split into row tiles of one stored pair of groups (and no prefetching) gives the same results.</summary>
+    [Fact]
+    public void SmallRowTilesAndNoPrefetch()
+    {
+        int oldTile = RepackedQ4_K.PrefillTileBytes;
+        bool oldPf = RepackedQ4_K.Prefetch;
+        try
+        {
+            RepackedQ4_K.PrefillTileBytes = 1;
+            RepackedQ4_K.Prefetch = false;
+            var rng = new Random(61);
+            int rows = 88, cols = 768;  // 6 groups, the last half padding
+            byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
+            byte[] packed = Pack(w, rows, cols);
+            foreach (int n in new[] { 1, 6, 13 })
+            {
+                byte[] act = Quantize(ReferenceQuant.RandomActivations(n * cols, rng), n, cols);
+                foreach (var (g0, g1) in new[] { (0, 6), (1, 6), (1, 4), (3, 5) })
+                    foreach (bool gemm in new[] { false, true })
+                        Check(w, packed, rows, cols, act, n, g0, g1, gemm, KernelSettings.Width);
+            }
+        }
+        finally
+        {
+            RepackedQ4_K.PrefillTileBytes = oldTile;
+            RepackedQ4_K.Prefetch = oldPf;
+        }
+    }
+
     /// <summary>
     /// Every nibble 15, every scale and min 63, activations all +-127: the int16 pair sums and int32 group sums are at
     /// their largest and must stay exact.
@@ -202,6 +231,31 @@ public sealed unsafe class RepackedQ4_KTests
             Check(w, packed, rows, cols, act, n, 0, 2, gemm, Width(width));
     }
 
+    /// <summary>Subnormal, signed-zero, negative and largest f16 d / dmin convert exactly at every width.</summary>
+    [Theory]
+    [InlineData(512)]
+    [InlineData(256)]
+    [InlineData(128)]
+    [InlineData(-128)]
+    [InlineData(0)]
+    public void SpecialScalesConvertExactly(int width)
+    {
+        using var _ = new ForcedWidth(width);
+        var rng = new Random(81);
+        int rows = 48, cols = 512, n = 5;
+        ushort[] halves = [0x0001, 0x03FF, 0x8001, 0x0000, 0x8000, 0x7BFF, 0xFBFF, 0x0400, 0x3C00, 0xB555];
+        byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
+        for (int b = 0; b < w.Length / Q4_KBytes; b++)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(w.AsSpan(b * Q4_KBytes), halves[rng.Next(halves.Length)]);
+            BinaryPrimitives.WriteUInt16LittleEndian(w.AsSpan(b * Q4_KBytes + 2), halves[rng.Next(halves.Length)]);
+        }
+        byte[] act = Quantize(ReferenceQuant.RandomActivations(n * cols, rng), n, cols);
+        byte[] packed = Pack(w, rows, cols);
+        foreach (bool gemm in new[] { false, true })
+            Check(w, packed, rows, cols, act, n, 0, 3, gemm, Width(width));
+    }
+
     /// <summary>Activations from llama.cpp's own quantize_row_q8_K (when the native library loads) give the same agreement.</summary>
     [Fact]
     public void MatchesModelWithNativeActivations()
@@ -219,24 +273,67 @@ public sealed unsafe class RepackedQ4_KTests
             Check(w, packed, rows, cols, act, n, 0, 3, gemm, KernelSettings.Width);
     }
 
-    /// <summary>Padding rows of the last group are zero and Pack writes only its groups' tiles.</summary>
+    /// <summary>
+    /// End to end against llama.cpp itself: ggml_mul_mat with the weights in CPU_REPACK (gemm for the first n - n%4 tokens,
+    /// gemv for the rest) equals our kernel called the same way, bit for bit.
+    /// </summary>
+    [Fact]
+    public void MatchesRepackedGgmlMulMat()
+    {
+        if (!GgmlCpu.Available) return;
+        var rng = new Random(71);
+        int rows = 40, cols = 1024;
+        byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
+        byte[] packed = Pack(w, rows, cols);
+        int actRow = cols / QK_K * Q8_KBytes;
+        foreach (int n in new[] { 1, 5, 9 })
+        {
+            float[] x = ReferenceQuant.RandomActivations(n * cols, rng);
+            float[]? native = GgmlCpu.MulMatRepacked(GgmlType.Q4_K, w, rows, cols, x, n, out _);
+            if (native is null) return;
+            var act = new byte[n * actRow];
+            for (int t = 0; t < n; t++)
+                GgmlCpu.FromFloat(GgmlType.Q8_K, x.AsSpan(t * cols, cols).ToArray()).CopyTo(act, t * actRow);
+            int gemmTokens = n - n % 4;
+            float[] ours = new float[n * rows];
+            if (gemmTokens > 0)
+                Run(packed, rows, cols, act[..(gemmTokens * actRow)], gemmTokens, 0, 3, true, KernelSettings.Width, rows).CopyTo(ours, 0);
+            Run(packed, rows, cols, act[(gemmTokens * actRow)..], n - gemmTokens, 0, 3, false, KernelSettings.Width, rows).CopyTo(ours, gemmTokens * rows);
+            for (int i = 0; i < ours.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(native[i]) == BitConverter.SingleToInt32Bits(ours[i]),
+                    $"n={n} t={i / rows} r={i % rows}: ggml {native[i]:R}, ours {ours[i]:R}");
+        }
+    }
+
+    /// <summary>Pack writes exactly its own groups' tiles (a split load may pack groups in any order), zero padding rows included.</summary>
     [Fact]
     public void PackFillsOnlyItsGroups()
     {
         var rng = new Random(51);
-        int rows = 24, cols = 512;
-        byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
-        long tileRow = RepackedQ4_K.PackedBytes(16, cols);
-        Assert.Equal(2 * tileRow, RepackedQ4_K.PackedBytes(rows, cols));
-        var packed = new byte[2 * tileRow];
-        Array.Fill(packed, (byte)0xAB);
-        fixed (byte* pw = w)
-        fixed (byte* pp = packed)
-            RepackedQ4_K.Pack(pw, rows, cols, pp, 1, 2);
-        Assert.All(packed.AsSpan(0, (int)tileRow).ToArray(), b => Assert.Equal(0xAB, b));
-        // rows 8..15 of group 1 do not exist: their d must be zero
-        for (int b = 0; b < cols / QK_K; b++)
-            for (int r = 8; r < 16; r++)
-                Assert.Equal(0, BinaryPrimitives.ReadUInt16LittleEndian(packed.AsSpan((int)tileRow + b * RepackedQ4_K.TileBytes + 2 * r)));
+        int cols = 512;
+        foreach (int rows in new[] { 24, 40 })
+        {
+            byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
+            int groups = (rows + 15) / 16;
+            long tileRow = RepackedQ4_K.PackedBytes(16, cols);
+            Assert.Equal(groups * tileRow, RepackedQ4_K.PackedBytes(rows, cols));
+            byte[] whole = Pack(w, rows, cols);
+            var pieces = new byte[whole.Length];
+            Array.Fill(pieces, (byte)0xAB);
+            for (int g = groups - 1; g >= 0; g--)
+            {
+                var single = new byte[whole.Length];
+                Array.Fill(single, (byte)0xAB);
+                fixed (byte* pw = w)
+                fixed (byte* ps = single)
+                fixed (byte* pp = pieces)
+                {
+                    RepackedQ4_K.Pack(pw, rows, cols, ps, g, g + 1);
+                    RepackedQ4_K.Pack(pw, rows, cols, pp, g, g + 1);
+                }
+                Assert.True(single.Count(b => b != 0xAB) <= tileRow, $"rows {rows}: group {g} wrote outside its tiles");
+            }
+            Assert.Equal(whole, pieces);
+        }
     }
 }

@@ -11,16 +11,19 @@ namespace SeekSharp.Numerics;
 /// exact ints, then acc = fma(isum, fl(d * d_a), acc) and accMin = fma(imin, fl(dmin * d_a), accMin); result acc - accMin.
 /// </summary>
 /// <remarks>
-/// Layout: rows in groups of 16 (a last group of fewer rows is padded with zero rows); per (group, super-block) a tile of
-/// <see cref="TileBytes"/> = 2368 bytes (the original 16 blocks take 2304: the 6-bit scales and mins are unpacked to bytes):
+/// Layout: rows in groups of 16 (a last group of fewer rows is padded with zero rows). Per (group, super-block) 37 units
+/// of 64 bytes (2368 bytes; the original 16 blocks take 2304: the 6-bit scales and mins are unpacked to bytes):
 /// <list type="bullet">
-/// <item>[0, 32): the 16 rows' f16 d; [32, 64): their f16 dmin;</item>
-/// <item>[64, 192): scales, two 64-byte vectors (sub-blocks 0-3, then 4-7); in 128-bit lane L, byte 4*jj + i is the
-/// scale of sub-block jj of row 4L + i, so one in-lane byte shuffle spreads a sub-block's scales to the rows' int32
-/// lanes at every vector width; [192, 320): the mins, same layout;</item>
-/// <item>[320, 2368): the nibbles, per sub-block pair k (0-3) and chunk c (0-7) 64 bytes whose 32-bit lane r holds bytes
-/// [32k + 4c, +4) of row r's qs: low nibbles are values 4c..4c+3 of sub-block 2k, high nibbles those of sub-block 2k+1.</item>
+/// <item>unit 0: the 16 rows' f16 d, then their f16 dmin;</item>
+/// <item>units 1-2: scales (sub-blocks 0-3, then 4-7); in 128-bit lane L, byte 4*jj + i is the scale of sub-block jj of
+/// row 4L + i, so one in-lane byte shuffle spreads a sub-block's scales to the rows' int32 lanes at every vector width;
+/// units 3-4: the mins, same layout;</item>
+/// <item>units 5-36: the nibbles, per sub-block pair k (0-3) and chunk c (0-7) unit 5 + 8k + c, whose 32-bit lane r holds
+/// bytes [32k + 4c, +4) of row r's qs: low nibbles are values 4c..4c+3 of sub-block 2k, high nibbles those of 2k + 1.</item>
 /// </list>
+/// Groups 2p and 2p + 1 are stored interleaved unit by unit (per super-block 4736 bytes: group 2p's unit u at 128u, group
+/// 2p + 1's at 128u + 64), so decode, which works on both at once, reads one ascending stream: two streams (or two
+/// fronts in one stream) ran at about half the DRAM bandwidth. A last group without a partner has its units back to back.
 /// One 512-bit load then gives 16 rows x 4 values, multiplied against 4 broadcast activation bytes (pmaddubsw: unsigned
 /// nibbles, pair sums exact in int16 over a sub-block), and pmaddwd against the per-lane scale gives sc_j * dot_j in int32.
 /// Integer work is reordered freely; the float operations are exactly the model's.
@@ -32,6 +35,9 @@ internal static unsafe class RepackedQ4_K
     /// <summary>Bytes per (16-row group, super-block) tile.</summary>
     public const int TileBytes = 2368;
 
+    /// <summary>64-byte units per (group, super-block).</summary>
+    private const int Units = TileBytes / 64;
+
     /// <summary>
     /// Prefill works on row tiles of about this many weight bytes (kept in L2 while 8 then 4 tokens at a time run over
     /// them). A switch for measurements; no effect on results.
@@ -39,7 +45,8 @@ internal static unsafe class RepackedQ4_K
     public static int PrefillTileBytes = 512 << 10;
 
     private const int QK = 256, BlockBytes = 144, ActBytes = 292, PrepBytes = 16;
-    private const int OffD = 0, OffDMin = 32, OffSc = 64, OffMin = 192, OffQs = 320;
+    // unit indices
+    private const int UD = 0, USc = 1, UMin = 3, UQs = 5;
 
     // pshufb indices (same in every 128-bit lane). Scale of sub-block jj: row i gets (sc, 0, sc, 0), i.e. the int16 pair
     // (sc, sc), so pmaddwd of a lane's two int16 partial dots gives sc * dot. Mins of the pair (2kk, 2kk + 1) within a
@@ -76,42 +83,68 @@ internal static unsafe class RepackedQ4_K
 
     // ---------------------------------------------------------------- packing
 
+    /// <summary>
+    /// Unit 0 of group g's first super-block, the distance between its super-blocks (<paramref name="stride"/>) and
+    /// between its units (<paramref name="us"/>: 128 inside a stored pair, 64 for a lone last group).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static byte* GroupTiles(byte* packed, int rows, int nb, int g, out long stride, out int us)
+    {
+        int groups = (rows + GroupRows - 1) / GroupRows;
+        byte* pair = packed + (long)(g & ~1) * nb * TileBytes;
+        if ((g | 1) < groups)
+        {
+            stride = 2 * TileBytes;
+            us = 128;
+            return pair + (g & 1) * 64;
+        }
+        stride = TileBytes;
+        us = 64;
+        return pair;
+    }
+
     /// <summary>Bytes of the packed form: ceil(rows / 16) groups of cols / 256 tiles.</summary>
     public static long PackedBytes(int rows, int cols) => (long)((rows + GroupRows - 1) / GroupRows) * (cols / QK) * TileBytes;
 
     /// <summary>
-    /// Fills groups [groupStart, groupEnd) of <paramref name="dst"/> from the row-major Q4_K matrix <paramref name="src"/>
-    /// (row r at src + r * (cols / 256 * 144)); rows past <paramref name="rows"/> become zero rows.
+    /// Fills groups [groupStart, groupEnd) of <paramref name="dst"/> (<see cref="PackedBytes"/> bytes, best 64-byte
+    /// aligned) from the row-major Q4_K matrix <paramref name="src"/> (row r at src + r * (cols / 256 * 144)); rows past
+    /// <paramref name="rows"/> become zero rows. Writes only those groups' 64-byte units, so threads may pack disjoint
+    /// group ranges of one matrix at once.
     /// </summary>
     public static void Pack(byte* src, int rows, int cols, byte* dst, int groupStart, int groupEnd)
     {
         int nb = cols / QK;
         long rowBytes = (long)nb * BlockBytes;
         for (int g = groupStart; g < groupEnd; g++)
+        {
+            byte* t0 = GroupTiles(dst, rows, nb, g, out long stride, out int us);
             for (int b = 0; b < nb; b++)
             {
-                byte* t = dst + ((long)g * nb + b) * TileBytes;
-                new Span<byte>(t, TileBytes).Clear();
+                byte* t = t0 + b * stride;
+                for (int u = 0; u < Units; u++)
+                    new Span<byte>(t + u * us, 64).Clear();
                 for (int r = 0; r < GroupRows; r++)
                 {
                     int row = g * GroupRows + r;
                     if (row >= rows)
                         break;
                     byte* s = src + row * rowBytes + b * BlockBytes;
-                    *(ushort*)(t + OffD + 2 * r) = *(ushort*)s;
-                    *(ushort*)(t + OffDMin + 2 * r) = *(ushort*)(s + 2);
+                    *(ushort*)(t + UD * us + 2 * r) = *(ushort*)s;
+                    *(ushort*)(t + UD * us + 32 + 2 * r) = *(ushort*)(s + 2);
                     for (int j = 0; j < 8; j++)
                     {
                         (int sc, int mn) = ScaleMin(s + 4, j);
-                        int o = 64 * (j >> 2) + 16 * (r >> 2) + 4 * (j & 3) + (r & 3);
-                        t[OffSc + o] = (byte)sc;
-                        t[OffMin + o] = (byte)mn;
+                        int o = 16 * (r >> 2) + 4 * (j & 3) + (r & 3);
+                        t[(USc + (j >> 2)) * us + o] = (byte)sc;
+                        t[(UMin + (j >> 2)) * us + o] = (byte)mn;
                     }
                     for (int k = 0; k < 4; k++)
                         for (int c = 0; c < 8; c++)
-                            *(uint*)(t + OffQs + (k * 8 + c) * 64 + 4 * r) = *(uint*)(s + 16 + 32 * k + 4 * c);
+                            *(uint*)(t + (UQs + 8 * k + c) * us + 4 * r) = *(uint*)(s + 16 + 32 * k + 4 * c);
                 }
             }
+        }
     }
 
     /// <summary>The 6-bit scale and min of sub-block j (ggml's get_scale_min_k4).</summary>
@@ -147,12 +180,17 @@ internal static unsafe class RepackedQ4_K
     private struct Gemm;
     private struct Four;
     private struct Eight;
+    private struct One;
+    private struct Two;
+    private struct U64;
+    private struct U128;
 
     /// <summary>
     /// y[t * yStride + r] for tokens t in [0, n) and rows r in [groupStart * 16, min(rows, groupEnd * 16)).
     /// <paramref name="gemmGrouping"/> picks the sub-block-pair grouping (llama.cpp's gemm) for all n tokens, else the
     /// whole-super-block grouping (gemv). <paramref name="prep"/> must hold <see cref="Prepare"/>'s output for the n tokens
-    /// (unused by the scalar path). <paramref name="width"/>: 512, 256, 128 or 0.
+    /// (unused by the scalar path). <paramref name="width"/>: 512, 256, 128 or 0. Ranges that start on an even group
+    /// decode fastest (a stored pair of groups runs as one stream).
     /// </summary>
     public static void Multiply(byte* packed, int rows, int cols, byte* act, long actRow, byte* prep, int n,
         float* y, long yStride, int groupStart, int groupEnd, bool gemmGrouping, int width)
@@ -166,7 +204,7 @@ internal static unsafe class RepackedQ4_K
         int nb = cols / QK;
         for (int g = groupStart; g < groupEnd; g++)
         {
-            byte* w = packed + (long)g * nb * TileBytes;
+            byte* w = GroupTiles(packed, rows, nb, g, out long stride, out int us);
             int valid = Math.Min(GroupRows, rows - g * GroupRows);
             for (int t = 0; t < n; t++)
             {
@@ -175,21 +213,24 @@ internal static unsafe class RepackedQ4_K
                 float* yo = y + t * yStride + g * GroupRows;
                 if (width >= 256)
                 {
-                    if (gemmGrouping) { Group256<Gemm>(w, nb, a, p, yo, 0, valid); Group256<Gemm>(w, nb, a, p, yo, 1, valid); }
-                    else { Group256<Gemv>(w, nb, a, p, yo, 0, valid); Group256<Gemv>(w, nb, a, p, yo, 1, valid); }
+                    for (int h = 0; h < 2; h++)
+                    {
+                        if (gemmGrouping) Group256<Gemm>(w, stride, us, nb, a, p, yo, h, valid);
+                        else Group256<Gemv>(w, stride, us, nb, a, p, yo, h, valid);
+                    }
                 }
                 else if (width >= 128)
                 {
                     for (int q = 0; q < 4; q++)
                     {
-                        if (gemmGrouping) Group128<Gemm>(w, nb, a, p, yo, q, valid);
-                        else Group128<Gemv>(w, nb, a, p, yo, q, valid);
+                        if (gemmGrouping) Group128<Gemm>(w, stride, us, nb, a, p, yo, q, valid);
+                        else Group128<Gemv>(w, stride, us, nb, a, p, yo, q, valid);
                     }
                 }
                 else
                 {
                     for (int r = 0; r < valid; r++)
-                        yo[r] = ScalarRow(w, nb, a, r, gemmGrouping);
+                        yo[r] = ScalarRow(w, stride, us, nb, a, r, gemmGrouping);
                 }
             }
         }
@@ -198,30 +239,30 @@ internal static unsafe class RepackedQ4_K
     // ---------------------------------------------------------------- scalar
 
     /// <summary>One row of a group, one token: the model itself, read from the packed tiles.</summary>
-    private static float ScalarRow(byte* w, int nb, byte* a, int r, bool gemm)
+    private static float ScalarRow(byte* w, long stride, int us, int nb, byte* a, int r, bool gemm)
     {
         int group = gemm ? 2 : 8;
         float acc = 0f, accMin = 0f;
-        for (int b = 0; b < nb; b++, w += TileBytes, a += ActBytes)
+        for (int b = 0; b < nb; b++, w += stride, a += ActBytes)
         {
             float da = *(float*)a;
-            float dd = Fp16.ToFloat(*(ushort*)(w + OffD + 2 * r)) * da;
-            float dm = Fp16.ToFloat(*(ushort*)(w + OffDMin + 2 * r)) * da;
+            float dd = Fp16.ToFloat(*(ushort*)(w + UD * us + 2 * r)) * da;
+            float dm = Fp16.ToFloat(*(ushort*)(w + UD * us + 32 + 2 * r)) * da;
             short* bs = (short*)(a + 4 + QK);
             int isum = 0, imin = 0;
             for (int j = 0; j < 8; j++)
             {
-                int o = 64 * (j >> 2) + 16 * (r >> 2) + 4 * (j & 3) + (r & 3);
+                int o = 16 * (r >> 2) + 4 * (j & 3) + (r & 3);
                 int sub = 0;
                 for (int c = 0; c < 8; c++)
                 {
-                    byte* q = w + OffQs + ((j >> 1) * 8 + c) * 64 + 4 * r;
+                    byte* q = w + (UQs + (j >> 1) * 8 + c) * us + 4 * r;
                     sbyte* x = (sbyte*)(a + 4 + 32 * j + 4 * c);
                     for (int e = 0; e < 4; e++)
                         sub += ((q[e] >> (4 * (j & 1))) & 0xF) * x[e];
                 }
-                isum += w[OffSc + o] * sub;
-                imin += w[OffMin + o] * (bs[2 * j] + bs[2 * j + 1]);
+                isum += w[(USc + (j >> 2)) * us + o] * sub;
+                imin += w[(UMin + (j >> 2)) * us + o] * (bs[2 * j] + bs[2 * j + 1]);
                 if ((j + 1) % group == 0)
                 {
                     acc = MathF.FusedMultiplyAdd(isum, dd, acc);
@@ -238,7 +279,7 @@ internal static unsafe class RepackedQ4_K
     private static Vector128<byte> Shuffle128(Vector128<byte> v, Vector128<byte> idx) =>
         Ssse3.IsSupported && KernelSettings.UseX86Helpers128 ? Ssse3.Shuffle(v, idx) : Vector128.Shuffle(v, idx);
 
-    private static void Group128<TG>(byte* w, int nb, byte* a, byte* prep, float* y, int q, int valid)
+    private static void Group128<TG>(byte* w, long stride, int us, int nb, byte* a, byte* prep, float* y, int q, int valid)
     {
         if (4 * q >= valid)
             return;
@@ -246,11 +287,11 @@ internal static unsafe class RepackedQ4_K
         var m = Vector128.Create((byte)0x0F);
         Vector128<float> acc = default, accMin = default;
         int lane = 16 * q;
-        for (int b = 0; b < nb; b++, w += TileBytes, a += ActBytes, prep += PrepBytes)
+        for (int b = 0; b < nb; b++, w += stride, a += ActBytes, prep += PrepBytes)
         {
             var da = Vector128.Create(*(float*)a);
-            var dd = Fp16.ToFloat(Vector64.Load((ushort*)(w + OffD) + 4 * q)) * da;
-            var dm = Fp16.ToFloat(Vector64.Load((ushort*)(w + OffDMin) + 4 * q)) * da;
+            var dd = Fp16.ToFloat(Vector64.Load((ushort*)(w + UD * us) + 4 * q)) * da;
+            var dm = Fp16.ToFloat(Vector64.Load((ushort*)(w + UD * us + 32) + 4 * q)) * da;
             Vector128<int> isum = default, imin = default;
             for (int j = 0; j < 8; j++)
             {
@@ -258,16 +299,17 @@ internal static unsafe class RepackedQ4_K
                 Vector128<short> p = default;
                 for (int c = 0; c < 8; c++)
                 {
-                    var v = Vector128.Load(w + OffQs + ((j >> 1) * 8 + c) * 64 + lane);
+                    var v = Vector128.Load(w + (UQs + (j >> 1) * 8 + c) * us + lane);
                     var nib = (v.AsUInt16() >>> sh).AsByte() & m;
                     p += Simd.MulPairs(nib, Vector128.Create(*(int*)(a + 4 + 32 * j + 4 * c)).AsSByte());
                 }
                 var idx = (j & 3) switch { 0 => s_sc0, 1 => s_sc1, 2 => s_sc2, _ => s_sc3 };
-                var sc = Shuffle128(Vector128.Load(w + OffSc + 64 * (j >> 2) + lane), idx.GetLower().GetLower());
+                var sc = Shuffle128(Vector128.Load(w + (USc + (j >> 2)) * us + lane), idx.GetLower().GetLower());
                 isum += Simd.MAdd(p, sc.AsInt16());
                 if ((j & 1) == 1)
                 {
-                    var mn = Shuffle128(Vector128.Load(w + OffMin + 64 * (j >> 2) + lane), (((j >> 1) & 1) == 0 ? s_mn0 : s_mn1).GetLower().GetLower());
+                    var mi = (((j >> 1) & 1) == 0 ? s_mn0 : s_mn1).GetLower().GetLower();
+                    var mn = Shuffle128(Vector128.Load(w + (UMin + (j >> 2)) * us + lane), mi);
                     imin += Simd.MAdd(mn.AsInt16(), Vector128.Create(*(int*)(prep + 4 * (j >> 1))).AsInt16());
                 }
                 if (gemm ? (j & 1) == 1 : j == 7)
@@ -278,21 +320,17 @@ internal static unsafe class RepackedQ4_K
                 }
             }
         }
-        Store(acc - accMin, y + 4 * q, valid - 4 * q);
-    }
-
-    private static void Store(Vector128<float> v, float* y, int count)
-    {
-        if (count >= 4)
-            v.Store(y);
+        var r = acc - accMin;
+        if (valid - 4 * q >= 4)
+            r.Store(y + 4 * q);
         else
-            for (int i = 0; i < count; i++)
-                y[i] = v.GetElement(i);
+            for (int i = 0; i < valid - 4 * q; i++)
+                y[4 * q + i] = r.GetElement(i);
     }
 
     // ---------------------------------------------------------------- 256 (correctness path; 8 rows per pass)
 
-    private static void Group256<TG>(byte* w, int nb, byte* a, byte* prep, float* y, int h, int valid)
+    private static void Group256<TG>(byte* w, long stride, int us, int nb, byte* a, byte* prep, float* y, int h, int valid)
     {
         if (8 * h >= valid)
             return;
@@ -300,13 +338,11 @@ internal static unsafe class RepackedQ4_K
         var m = Vector256.Create((byte)0x0F);
         Vector256<float> acc = default, accMin = default;
         int lane = 32 * h;
-        var sc0 = s_sc0.GetLower(); var sc1 = s_sc1.GetLower(); var sc2 = s_sc2.GetLower(); var sc3 = s_sc3.GetLower();
-        var mn0 = s_mn0.GetLower(); var mn1 = s_mn1.GetLower();
-        for (int b = 0; b < nb; b++, w += TileBytes, a += ActBytes, prep += PrepBytes)
+        for (int b = 0; b < nb; b++, w += stride, a += ActBytes, prep += PrepBytes)
         {
             var da = Vector256.Create(*(float*)a);
-            var dd = Fp16.ToFloat(Vector128.Load((ushort*)(w + OffD) + 8 * h)) * da;
-            var dm = Fp16.ToFloat(Vector128.Load((ushort*)(w + OffDMin) + 8 * h)) * da;
+            var dd = Fp16.ToFloat(Vector128.Load((ushort*)(w + UD * us) + 8 * h)) * da;
+            var dm = Fp16.ToFloat(Vector128.Load((ushort*)(w + UD * us + 32) + 8 * h)) * da;
             Vector256<int> isum = default, imin = default;
             for (int j = 0; j < 8; j++)
             {
@@ -314,16 +350,17 @@ internal static unsafe class RepackedQ4_K
                 Vector256<short> p = default;
                 for (int c = 0; c < 8; c++)
                 {
-                    var v = Vector256.Load(w + OffQs + ((j >> 1) * 8 + c) * 64 + lane);
+                    var v = Vector256.Load(w + (UQs + (j >> 1) * 8 + c) * us + lane);
                     var nib = (v.AsUInt16() >>> sh).AsByte() & m;
                     p += Avx2.MultiplyAddAdjacent(nib, Vector256.Create(*(int*)(a + 4 + 32 * j + 4 * c)).AsSByte());
                 }
-                var idx = (j & 3) switch { 0 => sc0, 1 => sc1, 2 => sc2, _ => sc3 };
-                var sc = Avx2.Shuffle(Vector256.Load(w + OffSc + 64 * (j >> 2) + lane), idx);
+                var idx = (j & 3) switch { 0 => s_sc0, 1 => s_sc1, 2 => s_sc2, _ => s_sc3 };
+                var sc = Avx2.Shuffle(Vector256.Load(w + (USc + (j >> 2)) * us + lane), idx.GetLower());
                 isum += Avx2.MultiplyAddAdjacent(p, sc.AsInt16());
                 if ((j & 1) == 1)
                 {
-                    var mn = Avx2.Shuffle(Vector256.Load(w + OffMin + 64 * (j >> 2) + lane), ((j >> 1) & 1) == 0 ? mn0 : mn1);
+                    var mi = (((j >> 1) & 1) == 0 ? s_mn0 : s_mn1).GetLower();
+                    var mn = Avx2.Shuffle(Vector256.Load(w + (UMin + (j >> 2)) * us + lane), mi);
                     imin += Avx2.MultiplyAddAdjacent(mn.AsInt16(), Vector256.Create(*(int*)(prep + 4 * (j >> 1))).AsInt16());
                 }
                 if (gemm ? (j & 1) == 1 : j == 7)
@@ -344,31 +381,42 @@ internal static unsafe class RepackedQ4_K
 
     // ---------------------------------------------------------------- 512
 
+    /// <summary>
+    /// When true, decode (and prefill's first pass over a row tile) prefetches one super-block ahead in its stream: the
+    /// hardware prefetcher alone left single-thread decode from DRAM at about half the speed (8-9 GB/s against 15-18
+    /// with it; 1.1x also from L3). No effect on results.
+    /// </summary>
+    public static bool Prefetch = true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Us<TU>() => typeof(TU) == typeof(U128) ? 128 : 64;
+
     private static void Multiply512<TG>(byte* packed, int rows, int cols, byte* act, long actRow, byte* prep, int n,
         float* y, long yStride, int groupStart, int groupEnd)
     {
         int nb = cols / QK;
-        long tileRow = (long)nb * TileBytes, prepRow = (long)nb * PrepBytes;
+        long prepRow = (long)nb * PrepBytes;
         if (n == 1)
         {
             Decode512<TG>(packed, rows, nb, act, prep, y, groupStart, groupEnd);
             return;
         }
-        int tileGroups = Math.Max(1, PrefillTileBytes / (int)Math.Min(int.MaxValue, tileRow));
-        for (int g0 = groupStart; g0 < groupEnd; g0 += tileGroups)
+        // Row tiles of whole pairs, so the leftover single tokens decode pairs.
+        int tileGroups = Math.Max(2, PrefillTileBytes / (int)Math.Min(int.MaxValue, (long)nb * TileBytes)) & ~1;
+        for (int g0 = groupStart; g0 < groupEnd;)
         {
-            int g1 = Math.Min(groupEnd, g0 + tileGroups);
+            int g1 = Math.Min(groupEnd, ((g0 + tileGroups) & ~1));
+            if (g1 <= g0) g1 = Math.Min(groupEnd, g0 + 2);
             int t = 0;
             for (; t + 8 <= n; t += 8)
                 for (int g = g0; g < g1; g++)
-                    Tokens512<TG, Eight>(packed + g * tileRow, nb, act + t * actRow, actRow, prep + t * prepRow, prepRow,
-                        y + t * yStride + g * GroupRows, yStride, Math.Min(GroupRows, rows - g * GroupRows));
+                    Tokens512<TG, Eight>(packed, rows, nb, g, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, t == 0);
             for (; t + 4 <= n; t += 4)
                 for (int g = g0; g < g1; g++)
-                    Tokens512<TG, Four>(packed + g * tileRow, nb, act + t * actRow, actRow, prep + t * prepRow, prepRow,
-                        y + t * yStride + g * GroupRows, yStride, Math.Min(GroupRows, rows - g * GroupRows));
+                    Tokens512<TG, Four>(packed, rows, nb, g, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, t == 0);
             for (; t < n; t++)
                 Decode512<TG>(packed, rows, nb, act + t * actRow, prep + t * prepRow, y + t * yStride, g0, g1);
+            g0 = g1;
         }
     }
 
@@ -389,88 +437,120 @@ internal static unsafe class RepackedQ4_K
     private static Vector512<sbyte> Bcast(byte* p) => Vector512.Create(*(int*)p).AsSByte();
 
     /// <summary>
-    /// One token, rows of groups [groupStart, groupEnd), two groups per pass so each activation broadcast serves 32 rows.
+    /// One token, rows of groups [groupStart, groupEnd): a stored pair of groups per pass (one ascending stream, each
+    /// activation broadcast serves 32 rows); a group whose partner is outside the range runs alone.
     /// </summary>
     private static void Decode512<TG>(byte* packed, int rows, int nb, byte* act, byte* prep, float* y, int groupStart, int groupEnd)
     {
-        long tileRow = (long)nb * TileBytes;
-        int g = groupStart;
-        for (; g + 2 <= groupEnd; g += 2)
+        for (int g = groupStart; g < groupEnd;)
         {
-            Decode2x512<TG>(packed + g * tileRow, packed + (g + 1) * tileRow, nb, act, prep, out var r0, out var r1);
+            byte* w = GroupTiles(packed, rows, nb, g, out long stride, out int us);
+            Vector512<float> r0, r1;
+            if (us == 128 && (g & 1) == 0 && g + 1 < groupEnd)
+            {
+                Decode512<TG, Two, U128>(w, stride, nb, act, prep, out r0, out r1);
+                Store(r0, y + g * GroupRows, rows - g * GroupRows);
+                Store(r1, y + (g + 1) * GroupRows, rows - (g + 1) * GroupRows);
+                g += 2;
+                continue;
+            }
+            if (us == 128)
+                Decode512<TG, One, U128>(w, stride, nb, act, prep, out r0, out _);
+            else
+                Decode512<TG, One, U64>(w, stride, nb, act, prep, out r0, out _);
             Store(r0, y + g * GroupRows, rows - g * GroupRows);
-            Store(r1, y + (g + 1) * GroupRows, rows - (g + 1) * GroupRows);
-        }
-        if (g < groupEnd)
-        {
-            // The odd group runs paired with itself (second result dropped): one kernel, no single-group copy.
-            Decode2x512<TG>(packed + g * tileRow, packed + g * tileRow, nb, act, prep, out var r0, out _);
-            Store(r0, y + g * GroupRows, rows - g * GroupRows);
+            g++;
         }
     }
 
-    private static void Decode2x512<TG>(byte* w0, byte* w1, int nb, byte* a, byte* prep, out Vector512<float> r0, out Vector512<float> r1)
+    /// <summary>One token; group 0 at w0 and (TP = Two) its stored partner 64 bytes on; super-blocks stride bytes apart.</summary>
+    private static void Decode512<TG, TP, TU>(byte* w0, long stride, int nb, byte* a, byte* prep, out Vector512<float> r0, out Vector512<float> r1)
     {
         bool gemm = typeof(TG) == typeof(Gemm);
+        bool two = typeof(TP) == typeof(Two);
+        int us = Us<TU>();
         var m = Vector512.Create((byte)0x0F);
         Vector512<byte> sc0 = s_sc0, sc1 = s_sc1, sc2 = s_sc2, sc3 = s_sc3, mx0 = s_mn0, mx1 = s_mn1;
         Vector512<float> acc0 = default, acc1 = default, min0 = default, min1 = default;
-        for (int b = 0; b < nb; b++, w0 += TileBytes, w1 += TileBytes, a += ActBytes, prep += PrepBytes)
+        for (int b = 0; b < nb; b++, w0 += stride, a += ActBytes, prep += PrepBytes)
         {
+            byte* w1 = w0 + 64;
+            long pf = Prefetch ? stride : 0;
+            if (pf != 0)
+            {
+                // d/dmin, scales and mins of the next super-block; its nibbles are prefetched chunk by chunk below.
+                for (int u = 0; u < UQs; u++)
+                {
+                    Sse.Prefetch0(w0 + u * us + pf);
+                    if (two) Sse.Prefetch0(w1 + u * us + pf);
+                }
+            }
             var da = Vector512.Create(*(float*)a);
             Vector512<int> i0 = default, i1 = default, m0 = default, m1 = default;
             for (int k = 0; k < 4; k++)
             {
-                byte* q0 = w0 + OffQs + 512 * k, q1 = w1 + OffQs + 512 * k;
+                byte* q0 = w0 + (UQs + 8 * k) * us;
                 byte* x = a + 4 + 64 * k;
                 Vector512<short> pl0 = default, ph0 = default, pl1 = default, ph1 = default;
-                for (int c = 0; c < 8; c++)
-                {
-                    var v0 = Vector512.Load(q0 + 64 * c);
-                    var v1 = Vector512.Load(q1 + 64 * c);
-                    var xl = Bcast(x + 4 * c);
-                    var xh = Bcast(x + 32 + 4 * c);
-                    pl0 += Avx512BW.MultiplyAddAdjacent(v0 & m, xl);
-                    ph0 += Avx512BW.MultiplyAddAdjacent(Simd.Shr(v0, 4), xh);
-                    pl1 += Avx512BW.MultiplyAddAdjacent(v1 & m, xl);
-                    ph1 += Avx512BW.MultiplyAddAdjacent(Simd.Shr(v1, 4), xh);
-                }
-                int so = OffSc + 64 * (k >> 1), mo = OffMin + 64 * (k >> 1);
+                // Unrolled by hand (the JIT keeps an 8-iteration loop): one chunk = 4 values of both sub-blocks of the pair.
+                Chunk<TP>(q0, 0 * us, x + 0, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                Chunk<TP>(q0, 1 * us, x + 4, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                Chunk<TP>(q0, 2 * us, x + 8, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                Chunk<TP>(q0, 3 * us, x + 12, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                Chunk<TP>(q0, 4 * us, x + 16, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                Chunk<TP>(q0, 5 * us, x + 20, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                Chunk<TP>(q0, 6 * us, x + 24, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                Chunk<TP>(q0, 7 * us, x + 28, m, pf, ref pl0, ref ph0, ref pl1, ref ph1);
+                int so = (USc + (k >> 1)) * us, mo = (UMin + (k >> 1)) * us;
                 Vector512<byte> il = (k & 1) == 0 ? sc0 : sc2, ih = (k & 1) == 0 ? sc1 : sc3, im = (k & 1) == 0 ? mx0 : mx1;
-                var s0 = Vector512.Load(w0 + so);
-                var s1 = Vector512.Load(w1 + so);
-                i0 += Avx512BW.MultiplyAddAdjacent(pl0, Avx512BW.Shuffle(s0, il).AsInt16()) + Avx512BW.MultiplyAddAdjacent(ph0, Avx512BW.Shuffle(s0, ih).AsInt16());
-                i1 += Avx512BW.MultiplyAddAdjacent(pl1, Avx512BW.Shuffle(s1, il).AsInt16()) + Avx512BW.MultiplyAddAdjacent(ph1, Avx512BW.Shuffle(s1, ih).AsInt16());
                 var bs = Vector512.Create(*(int*)(prep + 4 * k)).AsInt16();
+                var s0 = Vector512.Load(w0 + so);
+                i0 += Avx512BW.MultiplyAddAdjacent(pl0, Avx512BW.Shuffle(s0, il).AsInt16()) + Avx512BW.MultiplyAddAdjacent(ph0, Avx512BW.Shuffle(s0, ih).AsInt16());
                 m0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.Shuffle(Vector512.Load(w0 + mo), im).AsInt16(), bs);
-                m1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.Shuffle(Vector512.Load(w1 + mo), im).AsInt16(), bs);
-                if (gemm)
+                if (two)
                 {
-                    var dd0 = Fp16.ToFloat(Vector256.Load((ushort*)(w0 + OffD))) * da;
-                    var dd1 = Fp16.ToFloat(Vector256.Load((ushort*)(w1 + OffD))) * da;
-                    var dm0 = Fp16.ToFloat(Vector256.Load((ushort*)(w0 + OffDMin))) * da;
-                    var dm1 = Fp16.ToFloat(Vector256.Load((ushort*)(w1 + OffDMin))) * da;
-                    acc0 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(i0), dd0, acc0);
-                    acc1 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(i1), dd1, acc1);
-                    min0 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(m0), dm0, min0);
-                    min1 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(m1), dm1, min1);
+                    var s1 = Vector512.Load(w1 + so);
+                    i1 += Avx512BW.MultiplyAddAdjacent(pl1, Avx512BW.Shuffle(s1, il).AsInt16()) + Avx512BW.MultiplyAddAdjacent(ph1, Avx512BW.Shuffle(s1, ih).AsInt16());
+                    m1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.Shuffle(Vector512.Load(w1 + mo), im).AsInt16(), bs);
+                }
+                if (gemm || k == 3)
+                {
+                    acc0 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(i0), Fp16.ToFloat(Vector256.Load((ushort*)(w0 + UD * us))) * da, acc0);
+                    min0 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(m0), Fp16.ToFloat(Vector256.Load((ushort*)(w0 + UD * us + 32))) * da, min0);
+                    if (two)
+                    {
+                        acc1 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(i1), Fp16.ToFloat(Vector256.Load((ushort*)(w1 + UD * us))) * da, acc1);
+                        min1 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(m1), Fp16.ToFloat(Vector256.Load((ushort*)(w1 + UD * us + 32))) * da, min1);
+                    }
                     i0 = i1 = m0 = m1 = default;
                 }
-            }
-            if (!gemm)
-            {
-                var dd0 = Fp16.ToFloat(Vector256.Load((ushort*)(w0 + OffD))) * da;
-                var dd1 = Fp16.ToFloat(Vector256.Load((ushort*)(w1 + OffD))) * da;
-                var dm0 = Fp16.ToFloat(Vector256.Load((ushort*)(w0 + OffDMin))) * da;
-                var dm1 = Fp16.ToFloat(Vector256.Load((ushort*)(w1 + OffDMin))) * da;
-                acc0 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(i0), dd0, acc0);
-                acc1 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(i1), dd1, acc1);
-                min0 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(m0), dm0, min0);
-                min1 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(m1), dm1, min1);
             }
         }
         r0 = acc0 - min0;
         r1 = acc1 - min1;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Chunk<TP>(byte* q, int o, byte* x, Vector512<byte> m, long pf,
+        ref Vector512<short> pl0, ref Vector512<short> ph0, ref Vector512<short> pl1, ref Vector512<short> ph1)
+    {
+        bool two = typeof(TP) == typeof(Two);
+        if (pf != 0)
+        {
+            Sse.Prefetch0(q + o + pf);
+            if (two) Sse.Prefetch0(q + o + pf + 64);
+        }
+        var xl = Bcast(x);
+        var xh = Bcast(x + 32);
+        var v0 = Vector512.Load(q + o);
+        pl0 += Avx512BW.MultiplyAddAdjacent(v0 & m, xl);
+        ph0 += Avx512BW.MultiplyAddAdjacent((v0.AsUInt16() >> 4).AsByte() & m, xh);
+        if (two)
+        {
+            var v1 = Vector512.Load(q + o + 64);
+            pl1 += Avx512BW.MultiplyAddAdjacent(v1 & m, xl);
+            ph1 += Avx512BW.MultiplyAddAdjacent((v1.AsUInt16() >> 4).AsByte() & m, xh);
+        }
     }
 
     /// <summary>Eight pmaddubsw of one sub-block's nibble chunks against one token's activations, summed in int16.</summary>
@@ -494,42 +574,62 @@ internal static unsafe class RepackedQ4_K
     private static Vector512<float> Flush(Vector512<int> isum, Vector512<float> d, byte* a, Vector512<float> acc) =>
         Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(isum), d * Vector512.Create(*(float*)a), acc);
 
+    private static void Tokens512<TG, TN>(byte* packed, int rows, int nb, int g, byte* act, long actRow, byte* prep, long prepRow,
+        float* y, long yStride, bool firstPass)
+    {
+        byte* w = GroupTiles(packed, rows, nb, g, out long stride, out int us);
+        int valid = Math.Min(GroupRows, rows - g * GroupRows);
+        long pf = firstPass && Prefetch ? stride : 0;
+        if (us == 128)
+            Tokens512<TG, TN, U128>(w, stride, nb, act, actRow, prep, prepRow, y + g * GroupRows, yStride, valid, pf);
+        else
+            Tokens512<TG, TN, U64>(w, stride, nb, act, actRow, prep, prepRow, y + g * GroupRows, yStride, valid, pf);
+    }
+
     /// <summary>
     /// One 16-row group, 4 or 8 tokens: each sub-block's nibbles are unpacked once and used for every token. The mins
     /// (a separate FMA chain that does not touch the nibbles) run in a second, short pass over the group's tiles.
     /// </summary>
-    private static void Tokens512<TG, TN>(byte* w, int nb, byte* act, long actRow, byte* prep, long prepRow, float* y, long yStride, int valid)
+    private static void Tokens512<TG, TN, TU>(byte* w, long stride, int nb, byte* act, long actRow, byte* prep, long prepRow,
+        float* y, long yStride, int valid, long pf)
     {
         bool gemm = typeof(TG) == typeof(Gemm);
         bool eight = typeof(TN) == typeof(Eight);
+        int us = Us<TU>();
         var m = Vector512.Create((byte)0x0F);
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
         byte* t = w;
         byte* a = act;
-        for (int b = 0; b < nb; b++, t += TileBytes, a += ActBytes)
+        for (int b = 0; b < nb; b++, t += stride, a += ActBytes)
         {
-            var d = Fp16.ToFloat(Vector256.Load((ushort*)(t + OffD)));
+            var d = Fp16.ToFloat(Vector256.Load((ushort*)(t + UD * us)));
             Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default, i4 = default, i5 = default, i6 = default, i7 = default;
             for (int j = 0; j < 8; j++)
             {
-                byte* q = t + OffQs + 512 * (j >> 1);
+                if (pf != 0)
+                {
+                    // this group's units of the next super-block, five per sub-block
+                    for (int u = 5 * j; u < 5 * j + 5 && u < Units; u++)
+                        Sse.Prefetch0(t + pf + u * us);
+                }
+                byte* q = t + (UQs + 8 * (j >> 1)) * us;
                 Vector512<byte> n0, n1, n2, n3, n4, n5, n6, n7;
                 if ((j & 1) == 0)
                 {
-                    n0 = Vector512.Load(q) & m; n1 = Vector512.Load(q + 64) & m;
-                    n2 = Vector512.Load(q + 128) & m; n3 = Vector512.Load(q + 192) & m;
-                    n4 = Vector512.Load(q + 256) & m; n5 = Vector512.Load(q + 320) & m;
-                    n6 = Vector512.Load(q + 384) & m; n7 = Vector512.Load(q + 448) & m;
+                    n0 = Vector512.Load(q) & m; n1 = Vector512.Load(q + us) & m;
+                    n2 = Vector512.Load(q + 2 * us) & m; n3 = Vector512.Load(q + 3 * us) & m;
+                    n4 = Vector512.Load(q + 4 * us) & m; n5 = Vector512.Load(q + 5 * us) & m;
+                    n6 = Vector512.Load(q + 6 * us) & m; n7 = Vector512.Load(q + 7 * us) & m;
                 }
                 else
                 {
-                    n0 = Simd.Shr(Vector512.Load(q), 4); n1 = Simd.Shr(Vector512.Load(q + 64), 4);
-                    n2 = Simd.Shr(Vector512.Load(q + 128), 4); n3 = Simd.Shr(Vector512.Load(q + 192), 4);
-                    n4 = Simd.Shr(Vector512.Load(q + 256), 4); n5 = Simd.Shr(Vector512.Load(q + 320), 4);
-                    n6 = Simd.Shr(Vector512.Load(q + 384), 4); n7 = Simd.Shr(Vector512.Load(q + 448), 4);
+                    n0 = Simd.Shr(Vector512.Load(q), 4); n1 = Simd.Shr(Vector512.Load(q + us), 4);
+                    n2 = Simd.Shr(Vector512.Load(q + 2 * us), 4); n3 = Simd.Shr(Vector512.Load(q + 3 * us), 4);
+                    n4 = Simd.Shr(Vector512.Load(q + 4 * us), 4); n5 = Simd.Shr(Vector512.Load(q + 5 * us), 4);
+                    n6 = Simd.Shr(Vector512.Load(q + 6 * us), 4); n7 = Simd.Shr(Vector512.Load(q + 7 * us), 4);
                 }
                 var idx = (j & 3) switch { 0 => s_sc0, 1 => s_sc1, 2 => s_sc2, _ => s_sc3 };
-                var sc = Avx512BW.Shuffle(Vector512.Load(t + OffSc + 64 * (j >> 2)), idx).AsInt16();
+                var sc = Avx512BW.Shuffle(Vector512.Load(t + (USc + (j >> 2)) * us), idx).AsInt16();
                 byte* x = a + 4 + 32 * j;
                 i0 += Avx512BW.MultiplyAddAdjacent(Sub(n0, n1, n2, n3, n4, n5, n6, n7, x), sc);
                 i1 += Avx512BW.MultiplyAddAdjacent(Sub(n0, n1, n2, n3, n4, n5, n6, n7, x + actRow), sc);
@@ -565,11 +665,11 @@ internal static unsafe class RepackedQ4_K
         t = w;
         a = act;
         byte* p = prep;
-        for (int b = 0; b < nb; b++, t += TileBytes, a += ActBytes, p += PrepBytes)
+        for (int b = 0; b < nb; b++, t += stride, a += ActBytes, p += PrepBytes)
         {
-            var dm = Fp16.ToFloat(Vector256.Load((ushort*)(t + OffDMin)));
-            var lo = Vector512.Load(t + OffMin);
-            var hi = Vector512.Load(t + OffMin + 64);
+            var dm = Fp16.ToFloat(Vector256.Load((ushort*)(t + UD * us + 32)));
+            var lo = Vector512.Load(t + UMin * us);
+            var hi = Vector512.Load(t + (UMin + 1) * us);
             var mk0 = Avx512BW.Shuffle(lo, s_mn0).AsInt16();
             var mk1 = Avx512BW.Shuffle(lo, s_mn1).AsInt16();
             var mk2 = Avx512BW.Shuffle(hi, s_mn0).AsInt16();
