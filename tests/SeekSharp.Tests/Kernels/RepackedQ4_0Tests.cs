@@ -99,7 +99,8 @@ public sealed unsafe class RepackedQ4_0Tests
     {
         using var forced = new ForcedWidth(width);
         var rng = new Random(11);
-        foreach ((int rows, int cols) in new[] { (40, 256), (32, 1024), (24, 4352) })
+        // 168 rows: 11 groups, five pairs (decode runs pairs 0+3 and 1+4 side by side, pair 2 alone, then group 10).
+        foreach ((int rows, int cols) in new[] { (40, 256), (32, 1024), (24, 4352), (168, 256) })
         {
             byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_0, rows, cols, rng);
             byte[] packed = Pack(w, rows, cols);
@@ -108,18 +109,19 @@ public sealed unsafe class RepackedQ4_0Tests
         }
     }
 
-    /// <summary>Row tiles of one group each (several tiles per call) give the same bits.</summary>
+    /// <summary>Row tiles of one group pair each (several tiles per call) and decode prefetch give the same bits.</summary>
     [Theory]
     [MemberData(nameof(AllWidths))]
-    public void SmallRowTiles(int width)
+    public void SmallRowTilesAndPrefetch(int width)
     {
         using var forced = new ForcedWidth(width);
-        int old = RepackedQ4_0.PrefillTileBytes;
+        int old = RepackedQ4_0.PrefillTileBytes, oldAhead = RepackedQ4_0.DecodePrefetchBytes;
         RepackedQ4_0.PrefillTileBytes = 1;
+        RepackedQ4_0.DecodePrefetchBytes = 1152;
         try
         {
             var rng = new Random(12);
-            int rows = 56, cols = 512;
+            int rows = 104, cols = 512;
             byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_0, rows, cols, rng);
             byte[] packed = Pack(w, rows, cols);
             foreach (int n in new[] { 1, 7, 13 })
@@ -128,6 +130,7 @@ public sealed unsafe class RepackedQ4_0Tests
         finally
         {
             RepackedQ4_0.PrefillTileBytes = old;
+            RepackedQ4_0.DecodePrefetchBytes = oldAhead;
         }
     }
 
@@ -170,14 +173,14 @@ public sealed unsafe class RepackedQ4_0Tests
     {
         using var forced = new ForcedWidth(width);
         var rng = new Random(14);
-        int rows = 72, cols = 512, stride = 83;
+        int rows = 200, cols = 256, stride = 211;  // 13 groups, the last one half padding
         byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_0, rows, cols, rng);
         byte[] packed = Pack(w, rows, cols);
         int actRow = cols / 32 * Q8_0Bytes;
         foreach (int n in new[] { 1, 2, 9 })
         {
             byte[] act = Activations(n, cols, rng);
-            foreach ((int g0, int g1) in new[] { (0, 1), (1, 3), (2, 5), (4, 5), (3, 9), (2, 2) })
+            foreach ((int g0, int g1) in new[] { (0, 1), (1, 3), (2, 5), (4, 5), (3, 9), (2, 2), (1, 12), (12, 20), (0, 13) })
             {
                 float[] y = Run(packed, rows, cols, act, n, stride, g0, g1);
                 for (int t = 0; t < n; t++)

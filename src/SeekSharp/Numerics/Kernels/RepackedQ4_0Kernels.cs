@@ -249,35 +249,67 @@ internal static unsafe class RepackedQ4_0
         return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(isum), d, acc);
     }
 
-    /// <summary>One token over groups [g0, g1): the two groups of a pair side by side (one stream, shared activations).</summary>
+    /// <summary>
+    /// One token over groups [g0, g1). The pairs are split into two halves whose pairs run side by side (four groups per
+    /// pass sharing the activation loads): two sequential streams draw more DRAM bandwidth from one core than one does.
+    /// </summary>
     private static void Decode512(byte* packed, int nb, int rows, byte* act, byte* prep, float* y, int g0, int g1)
     {
         int groups = Groups(rows), ahead = DecodePrefetchBytes;
         int g = g0;
-        if ((g & 1) != 0)
+        if ((g & 1) != 0 && g < g1)
             Decode512One(packed, nb, groups, rows, act, prep, y, g++, ahead);
-        for (; g + 2 <= g1; g += 2)
-        {
-            byte* blk = packed + (long)(g >> 1) * nb * PairBytes;
-            byte* a = act, p = prep;
-            Vector512<float> acc0 = default, acc1 = default;
-            for (int b = 0; b < nb; b++, blk += PairBytes, a += ActBytes, p += PrepEntryBytes)
-            {
-                if (ahead != 0)
-                {
-                    byte* f = blk + ahead;
-                    Sse.Prefetch0(f); Sse.Prefetch0(f + 64); Sse.Prefetch0(f + 128);
-                    Sse.Prefetch0(f + 192); Sse.Prefetch0(f + 256); Sse.Prefetch0(f + 320);
-                    Sse.Prefetch0(f + 384); Sse.Prefetch0(f + 448); Sse.Prefetch0(f + 512);
-                }
-                acc0 = Block512(blk, blk + 64, a, p, acc0);
-                acc1 = Block512(blk + 32, blk + 320, a, p, acc1);
-            }
-            Store(acc0, y, g * GroupRows, rows);
-            Store(acc1, y, (g + 1) * GroupRows, rows);
-        }
+        int pairs = (g1 - g) >> 1, half = (pairs + 1) >> 1;
+        long pairRow = (long)nb * PairBytes;
+        byte* first = packed + (long)(g >> 1) * pairRow;
+        for (int i = 0; i < pairs - half; i++)
+            Decode512Pairs<Two>(first + i * pairRow, first + (half + i) * pairRow, nb, act, prep,
+                                y, (g + 2 * i) * GroupRows, (g + 2 * (half + i)) * GroupRows, rows, ahead);
+        if (half > pairs - half)
+            Decode512Pairs<One>(first + (half - 1) * pairRow, null, nb, act, prep, y, (g + 2 * (half - 1)) * GroupRows, 0, rows, ahead);
+        g += 2 * pairs;
         if (g < g1)
             Decode512One(packed, nb, groups, rows, act, prep, y, g, ahead);
+    }
+
+    /// <summary>One pair (<typeparamref name="TN"/> = One) or two pairs (Two) of groups, pair blocks at p0 and p1.</summary>
+    private static void Decode512Pairs<TN>(byte* p0, byte* p1, int nb, byte* act, byte* prep, float* y, int row0, int row1, int rows, int ahead)
+    {
+        bool two = typeof(TN) == typeof(Two);
+        byte* a = act, p = prep;
+        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int b = 0; b < nb; b++, p0 += PairBytes, p1 += PairBytes, a += ActBytes, p += PrepEntryBytes)
+        {
+            if (ahead != 0)
+            {
+                Prefetch9(p0 + ahead);
+                if (two)
+                    Prefetch9(p1 + ahead);
+            }
+            acc0 = Block512(p0, p0 + 64, a, p, acc0);
+            acc1 = Block512(p0 + 32, p0 + 320, a, p, acc1);
+            if (two)
+            {
+                acc2 = Block512(p1, p1 + 64, a, p, acc2);
+                acc3 = Block512(p1 + 32, p1 + 320, a, p, acc3);
+            }
+        }
+        Store(acc0, y, row0, rows);
+        Store(acc1, y, row0 + GroupRows, rows);
+        if (two)
+        {
+            Store(acc2, y, row1, rows);
+            Store(acc3, y, row1 + GroupRows, rows);
+        }
+    }
+
+    /// <summary>Prefetches the nine cache lines of a pair block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch9(byte* f)
+    {
+        Sse.Prefetch0(f); Sse.Prefetch0(f + 64); Sse.Prefetch0(f + 128);
+        Sse.Prefetch0(f + 192); Sse.Prefetch0(f + 256); Sse.Prefetch0(f + 320);
+        Sse.Prefetch0(f + 384); Sse.Prefetch0(f + 448); Sse.Prefetch0(f + 512);
     }
 
     private static void Decode512One(byte* packed, int nb, int groups, int rows, byte* act, byte* prep, float* y, int g, int ahead)
@@ -299,6 +331,7 @@ internal static unsafe class RepackedQ4_0
     }
 
     // Token-count markers: the JIT specializes each body per marker and drops the unused tokens' code.
+    private struct One;
     private struct Two;
     private struct Four;
     private struct Eight;
