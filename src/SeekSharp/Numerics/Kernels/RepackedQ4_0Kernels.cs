@@ -96,17 +96,25 @@ internal static unsafe class RepackedQ4_0
         for (int g = groupStart; g < groupEnd; g++)
         {
             int stride = Locate(dst, nb, groups, g, out byte* scales, out byte* chunks);
-            for (int r = 0; r < GroupRows; r++)
+            int real = Math.Clamp(rows - g * GroupRows, 0, GroupRows);
+            byte* s0 = src + (long)g * GroupRows * rowBytes;
+            // Block by block: the group's 16 rows are read as 16 sequential streams, each block's bytes written together.
+            for (int b = 0; b < nb; b++, scales += stride, chunks += stride, s0 += WeightBlockBytes)
             {
-                int row = g * GroupRows + r;
-                byte* s = src + row * rowBytes;
-                for (int b = 0; b < nb; b++, s += WeightBlockBytes)
+                byte* s = s0;
+                for (int r = 0; r < real; r++, s += rowBytes)
                 {
-                    byte* ps = scales + (long)b * stride + 2 * r, pq = chunks + (long)b * stride + 4 * r;
-                    bool real = row < rows;
-                    *(ushort*)ps = real ? Unsafe.ReadUnaligned<ushort>(s) : (ushort)0;
+                    *(ushort*)(scales + 2 * r) = Unsafe.ReadUnaligned<ushort>(s);
+                    *(uint*)(chunks + 4 * r) = Unsafe.ReadUnaligned<uint>(s + 2);
+                    *(uint*)(chunks + 64 + 4 * r) = Unsafe.ReadUnaligned<uint>(s + 6);
+                    *(uint*)(chunks + 128 + 4 * r) = Unsafe.ReadUnaligned<uint>(s + 10);
+                    *(uint*)(chunks + 192 + 4 * r) = Unsafe.ReadUnaligned<uint>(s + 14);
+                }
+                for (int r = real; r < GroupRows; r++)
+                {
+                    *(ushort*)(scales + 2 * r) = 0;
                     for (int c = 0; c < 4; c++)
-                        *(uint*)(pq + 64 * c) = real ? Unsafe.ReadUnaligned<uint>(s + 2 + 4 * c) : 0u;
+                        *(uint*)(chunks + 64 * c + 4 * r) = 0;
                 }
             }
         }
