@@ -164,6 +164,27 @@ public sealed unsafe class RepackedQ4_0Tests
     }
 
     /// <summary>
+    /// Inf and NaN weight scales (and a zero activation scale, so Inf * 0 makes a NaN product) propagate exactly as in
+    /// the model: the scale conversion keeps Inf/NaN, and the float operations are the same ones in the same order.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(AllWidths))]
+    public void NonFiniteScalesMatchModel(int width)
+    {
+        using var forced = new ForcedWidth(width);
+        var rng = new Random(17);
+        int rows = 40, cols = 256, n = 3, nb = cols / 32;
+        byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_0, rows, cols, rng);
+        BinaryPrimitives.WriteUInt16LittleEndian(w.AsSpan((1 * nb + 2) * Q4_0Bytes), 0x7C00);   // +Inf
+        BinaryPrimitives.WriteUInt16LittleEndian(w.AsSpan((5 * nb + 0) * Q4_0Bytes), 0xFC00);   // -Inf
+        BinaryPrimitives.WriteUInt16LittleEndian(w.AsSpan((17 * nb + 3) * Q4_0Bytes), 0x7E01);  // NaN with a payload
+        BinaryPrimitives.WriteUInt16LittleEndian(w.AsSpan((33 * nb + 7) * Q4_0Bytes), 0x7C00);
+        byte[] act = Activations(n, cols, rng);
+        BinaryPrimitives.WriteUInt16LittleEndian(act.AsSpan((nb + 2) * Q8_0Bytes), 0);  // token 1, block 2: d_a = 0
+        Check(w, Pack(w, rows, cols), rows, cols, act, n, width, "non-finite");
+    }
+
+    /// <summary>
     /// Partial group ranges write exactly their rows: nothing outside [g0 * 16, min(rows, g1 * 16)), nothing at or past
     /// <c>rows</c> (the stride leaves a gap after each token's rows).
     /// </summary>
