@@ -92,7 +92,7 @@ public sealed unsafe class RepackedQ4_0Tests
                 AssertSame(Model(w, r, act, t * actRow, cols), y[t * rows + r], $"{what} width={width} n={n} t={t} r={r}");
     }
 
-    /// <summary>Every token count the prefill splits differently (8/4/2/1 groups), with and without a padding group.</summary>
+    /// <summary>Every token count the prefill splits differently (16/8/4/2/1 groups), with and without a padding group.</summary>
     [Theory]
     [MemberData(nameof(AllWidths))]
     public void MatchesModel(int width)
@@ -104,7 +104,7 @@ public sealed unsafe class RepackedQ4_0Tests
         {
             byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_0, rows, cols, rng);
             byte[] packed = Pack(w, rows, cols);
-            foreach (int n in new[] { 1, 2, 3, 4, 5, 7, 8, 9, 17 })
+            foreach (int n in new[] { 1, 2, 3, 4, 5, 7, 8, 9, 17, 31 })
                 Check(w, packed, rows, cols, Activations(n, cols, rng), n, width, $"{rows}x{cols}");
         }
     }

@@ -358,8 +358,12 @@ internal static unsafe class RepackedQ4_0
     private struct Two;
     private struct Four;
     private struct Eight;
+    private struct Sixteen;
 
-    /// <summary>Row tiles of about <see cref="PrefillTileBytes"/>; per tile, tokens in groups of 8, then 4, 2, 1.</summary>
+    /// <summary>
+    /// Row tiles of about <see cref="PrefillTileBytes"/>; per tile, tokens in groups of 16, then 8, 4, 2, 1 (sixteen
+    /// tokens per weight unpack measured 1.03-1.04x over eight; its 16 accumulators + 8 unpacked chunks fit the registers).
+    /// </summary>
     private static void Prefill512(byte* packed, int nb, int rows, byte* act, long actRow, byte* prep, long prepRow, int n,
                                    float* y, long yStride, int groupStart, int groupEnd)
     {
@@ -370,8 +374,13 @@ internal static unsafe class RepackedQ4_0
         {
             int g1 = Math.Min(groupEnd, g0 + tileGroups);
             int t = 0;
-            for (; t + 8 <= n; t += 8)
+            for (; t + 16 <= n; t += 16)
+                Tokens512<Sixteen>(packed, nb, groups, rows, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g0, g1);
+            if (t + 8 <= n)
+            {
                 Tokens512<Eight>(packed, nb, groups, rows, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g0, g1);
+                t += 8;
+            }
             if (t + 4 <= n)
             {
                 Tokens512<Four>(packed, nb, groups, rows, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g0, g1);
@@ -387,7 +396,7 @@ internal static unsafe class RepackedQ4_0
         }
     }
 
-    /// <summary>Groups [g0, g1) for 2, 4 or 8 tokens, one group at a time.</summary>
+    /// <summary>Groups [g0, g1) for 2, 4, 8 or 16 tokens, one group at a time.</summary>
     private static void Tokens512<TN>(byte* packed, int nb, int groups, int rows, byte* act, long actRow, byte* prep, long prepRow,
                                       float* y, long yStride, int g0, int g1)
     {
@@ -400,15 +409,16 @@ internal static unsafe class RepackedQ4_0
     }
 
     /// <summary>
-    /// One group for 2, 4 or 8 tokens: each weight block is unpacked once and used for every token. Results go out
+    /// One group for 2, 4, 8 or 16 tokens: each weight block is unpacked once and used for every token. Results go out
     /// through a row mask (all rows but the padding of a last, partial group); a store without branches or calls lets
     /// the JIT keep all accumulators in registers.
     /// </summary>
     private static void Group512<TN>(byte* scales, byte* chunks, int stride, int nb, byte* act, long actRow, byte* prep, long prepRow,
                                      float* y, long yStride, Vector512<float> mask)
     {
-        int k = typeof(TN) == typeof(Eight) ? 8 : typeof(TN) == typeof(Four) ? 4 : 2;
+        int k = typeof(TN) == typeof(Sixteen) ? 16 : typeof(TN) == typeof(Eight) ? 8 : typeof(TN) == typeof(Four) ? 4 : 2;
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        Vector512<float> c8 = default, c9 = default, c10 = default, c11 = default, c12 = default, c13 = default, c14 = default, c15 = default;
         byte* a = act + 2, p = prep;
         for (int b = 0; b < nb; b++, scales += stride, chunks += stride, a += ActBytes, p += PrepEntryBytes)
         {
@@ -431,6 +441,17 @@ internal static unsafe class RepackedQ4_0
                 c6 = Token512(c6, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 6 * actRow, p + 6 * prepRow);
                 c7 = Token512(c7, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 7 * actRow, p + 7 * prepRow);
             }
+            if (k >= 16)
+            {
+                c8 = Token512(c8, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 8 * actRow, p + 8 * prepRow);
+                c9 = Token512(c9, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 9 * actRow, p + 9 * prepRow);
+                c10 = Token512(c10, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 10 * actRow, p + 10 * prepRow);
+                c11 = Token512(c11, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 11 * actRow, p + 11 * prepRow);
+                c12 = Token512(c12, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 12 * actRow, p + 12 * prepRow);
+                c13 = Token512(c13, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 13 * actRow, p + 13 * prepRow);
+                c14 = Token512(c14, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 14 * actRow, p + 14 * prepRow);
+                c15 = Token512(c15, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 15 * actRow, p + 15 * prepRow);
+            }
         }
         Avx512F.MaskStore(y, mask, c0);
         Avx512F.MaskStore(y + yStride, mask, c1);
@@ -445,6 +466,17 @@ internal static unsafe class RepackedQ4_0
             Avx512F.MaskStore(y + 5 * yStride, mask, c5);
             Avx512F.MaskStore(y + 6 * yStride, mask, c6);
             Avx512F.MaskStore(y + 7 * yStride, mask, c7);
+        }
+        if (k >= 16)
+        {
+            Avx512F.MaskStore(y + 8 * yStride, mask, c8);
+            Avx512F.MaskStore(y + 9 * yStride, mask, c9);
+            Avx512F.MaskStore(y + 10 * yStride, mask, c10);
+            Avx512F.MaskStore(y + 11 * yStride, mask, c11);
+            Avx512F.MaskStore(y + 12 * yStride, mask, c12);
+            Avx512F.MaskStore(y + 13 * yStride, mask, c13);
+            Avx512F.MaskStore(y + 14 * yStride, mask, c14);
+            Avx512F.MaskStore(y + 15 * yStride, mask, c15);
         }
     }
 
