@@ -151,7 +151,9 @@ internal static unsafe class RepackedQ4_0
     /// <summary>
     /// y[t * yStride + r] = repacked-order dot of weight row r and activation row t (block_q8_0 rows at act + t * actRow)
     /// for t in [0, n) and r in [groupStart * 16, min(rows, groupEnd * 16)); <paramref name="prep"/> is what
-    /// <see cref="Prepare"/> wrote for these n rows. n == 1 is decode; larger n runs row tiles x token groups.
+    /// <see cref="Prepare"/> wrote for these n rows. n == 1 is decode; larger n runs row tiles x token groups. Any group
+    /// range gives the same bits; ranges that start at an even group keep pairs together (a group run without its
+    /// partner reads every other chunk line of the pair blocks).
     /// </summary>
     public static void Multiply(byte* packed, int rows, int cols, byte* act, long actRow, byte* prep, int n,
                                 float* y, long yStride, int groupStart, int groupEnd, int width)
