@@ -398,12 +398,23 @@ internal static unsafe class RepackedQ4_0
         }
     }
 
-    /// <summary>Groups [g0, g1) for 2, 4, 8 or 16 tokens, one group at a time.</summary>
+    /// <summary>
+    /// Groups [g0, g1) for 2, 4, 8 or 16 tokens. Up to eight tokens the two groups of a pair run in one pass, reading the
+    /// pair blocks in order: with few tokens per weight byte (MoE experts) the pass is bound by DRAM, and one group at a
+    /// time would read every other chunk line of each pair block.
+    /// </summary>
     private static void Tokens512<TN>(byte* packed, int nb, int groups, int rows, byte* act, long actRow, byte* prep, long prepRow,
                                       float* y, long yStride, int g0, int g1)
     {
         for (int g = g0; g < g1; g++)
         {
+            if (typeof(TN) != typeof(Sixteen) && (g & 1) == 0 && g + 1 < g1)
+            {
+                Vector512<float> mask1 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(rows - (g + 1) * GroupRows)).AsSingle();
+                Pair512<TN>(packed + (long)(g >> 1) * nb * PairBytes, nb, act, actRow, prep, prepRow, y + g * GroupRows, yStride, mask1);
+                g++;
+                continue;
+            }
             int stride = Locate(packed, nb, groups, g, out byte* scales, out byte* chunks);
             Vector512<float> mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(rows - g * GroupRows)).AsSingle();
             Group512<TN>(scales, chunks, stride, nb, act, actRow, prep, prepRow, y + g * GroupRows, yStride, mask);
@@ -479,6 +490,75 @@ internal static unsafe class RepackedQ4_0
             Avx512F.MaskStore(y + 13 * yStride, mask, c13);
             Avx512F.MaskStore(y + 14 * yStride, mask, c14);
             Avx512F.MaskStore(y + 15 * yStride, mask, c15);
+        }
+    }
+
+    /// <summary>
+    /// Both groups of a pair (pair blocks at <paramref name="blk"/>) for 2, 4 or 8 tokens; rows of the second group
+    /// are stored through <paramref name="mask1"/> (the first group of a pair is always full).
+    /// </summary>
+    private static void Pair512<TN>(byte* blk, int nb, byte* act, long actRow, byte* prep, long prepRow, float* y, long yStride,
+                                    Vector512<float> mask1)
+    {
+        int k = typeof(TN) == typeof(Eight) ? 8 : typeof(TN) == typeof(Four) ? 4 : 2;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default, d4 = default, d5 = default, d6 = default, d7 = default;
+        byte* a = act + 2, p = prep;
+        for (int b = 0; b < nb; b++, blk += PairBytes, a += ActBytes, p += PrepEntryBytes)
+        {
+            Vector512<byte> v0 = Vector512.Load(blk + 64), v1 = Vector512.Load(blk + 128);
+            Vector512<byte> v2 = Vector512.Load(blk + 192), v3 = Vector512.Load(blk + 256);
+            Vector512<byte> l0 = Low(v0), h0 = High(v0), l1 = Low(v1), h1 = High(v1);
+            Vector512<byte> l2 = Low(v2), h2 = High(v2), l3 = Low(v3), h3 = High(v3);
+            Vector512<float> dw = Fp16.ToFloat(Vector256.Load((ushort*)blk));
+            c0 = Token512(c0, l0, h0, l1, h1, l2, h2, l3, h3, dw, a, p);
+            c1 = Token512(c1, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + actRow, p + prepRow);
+            if (k >= 4)
+            {
+                c2 = Token512(c2, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 2 * actRow, p + 2 * prepRow);
+                c3 = Token512(c3, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 3 * actRow, p + 3 * prepRow);
+            }
+            if (k >= 8)
+            {
+                c4 = Token512(c4, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 4 * actRow, p + 4 * prepRow);
+                c5 = Token512(c5, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 5 * actRow, p + 5 * prepRow);
+                c6 = Token512(c6, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 6 * actRow, p + 6 * prepRow);
+                c7 = Token512(c7, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 7 * actRow, p + 7 * prepRow);
+            }
+            v0 = Vector512.Load(blk + 320); v1 = Vector512.Load(blk + 384);
+            v2 = Vector512.Load(blk + 448); v3 = Vector512.Load(blk + 512);
+            l0 = Low(v0); h0 = High(v0); l1 = Low(v1); h1 = High(v1);
+            l2 = Low(v2); h2 = High(v2); l3 = Low(v3); h3 = High(v3);
+            dw = Fp16.ToFloat(Vector256.Load((ushort*)(blk + 32)));
+            d0 = Token512(d0, l0, h0, l1, h1, l2, h2, l3, h3, dw, a, p);
+            d1 = Token512(d1, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + actRow, p + prepRow);
+            if (k >= 4)
+            {
+                d2 = Token512(d2, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 2 * actRow, p + 2 * prepRow);
+                d3 = Token512(d3, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 3 * actRow, p + 3 * prepRow);
+            }
+            if (k >= 8)
+            {
+                d4 = Token512(d4, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 4 * actRow, p + 4 * prepRow);
+                d5 = Token512(d5, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 5 * actRow, p + 5 * prepRow);
+                d6 = Token512(d6, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 6 * actRow, p + 6 * prepRow);
+                d7 = Token512(d7, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 7 * actRow, p + 7 * prepRow);
+            }
+        }
+        float* z = y + GroupRows;
+        c0.Store(y); Avx512F.MaskStore(z, mask1, d0);
+        c1.Store(y + yStride); Avx512F.MaskStore(z + yStride, mask1, d1);
+        if (k >= 4)
+        {
+            c2.Store(y + 2 * yStride); Avx512F.MaskStore(z + 2 * yStride, mask1, d2);
+            c3.Store(y + 3 * yStride); Avx512F.MaskStore(z + 3 * yStride, mask1, d3);
+        }
+        if (k >= 8)
+        {
+            c4.Store(y + 4 * yStride); Avx512F.MaskStore(z + 4 * yStride, mask1, d4);
+            c5.Store(y + 5 * yStride); Avx512F.MaskStore(z + 5 * yStride, mask1, d5);
+            c6.Store(y + 6 * yStride); Avx512F.MaskStore(z + 6 * yStride, mask1, d6);
+            c7.Store(y + 7 * yStride); Avx512F.MaskStore(z + 7 * yStride, mask1, d7);
         }
     }
 
