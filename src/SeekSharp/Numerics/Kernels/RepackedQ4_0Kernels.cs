@@ -201,6 +201,13 @@ internal static unsafe class RepackedQ4_0
                     byte* p = prep + t * prepRow;
                     float* yt = y + t * yStride;
                     int row0 = g * GroupRows;
+                    if (kind == 256 && (g & 1) == 0 && g + 1 < g1)
+                    {
+                        // Both groups of a pair in one pass: the pair blocks are read in order (one stream from DRAM).
+                        Pair256(scales, nb, a, p, yt, row0, rows);
+                        g++;
+                        continue;
+                    }
                     switch (kind)
                     {
                         case 256: Group256(scales, chunks, stride, nb, a, p, yt, row0, rows); break;
@@ -586,6 +593,25 @@ internal static unsafe class RepackedQ4_0
         }
         Store(acc0, 8, y, row0, rows);
         Store(acc1, 8, y, row0 + 8, rows);
+    }
+
+    /// <summary>One token, both groups of a pair (pair blocks at <paramref name="blk"/>): four 8-row halves per block.</summary>
+    private static void Pair256(byte* blk, int nb, byte* a, byte* p, float* y, int row0, int rows)
+    {
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int b = 0; b < nb; b++, blk += PairBytes, a += ActBytes, p += PrepEntryBytes)
+        {
+            Vector256<int> off = Vector256.Create(*(int*)(p + 4));
+            Vector256<float> da = Vector256.Create(*(float*)p);
+            acc0 = Half256(blk, blk + 64, a + 2, off, da, acc0);
+            acc1 = Half256(blk + 16, blk + 96, a + 2, off, da, acc1);
+            acc2 = Half256(blk + 32, blk + 320, a + 2, off, da, acc2);
+            acc3 = Half256(blk + 48, blk + 352, a + 2, off, da, acc3);
+        }
+        Store(acc0, 8, y, row0, rows);
+        Store(acc1, 8, y, row0 + 8, rows);
+        Store(acc2, 8, y, row0 + 16, rows);
+        Store(acc3, 8, y, row0 + 24, rows);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
