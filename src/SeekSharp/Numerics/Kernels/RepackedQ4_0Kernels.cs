@@ -27,6 +27,9 @@ namespace SeekSharp.Numerics;
 // 8 * sum(a) (computed once per token and block by Prepare) gives isum. Then one float FMA per block updates 16 rows.
 // The 256-bit path handles the two 8-row halves of a chunk, the 128-bit paths four 4-row quarters (the portable one
 // widens to 16 bits and multiplies instead of pmaddubsw); the scalar path is the model itself on the packed bytes.
+// Work order: decode (n == 1) runs a pair's two groups side by side, two pairs at a time from the two halves of the
+// group range; prefill runs row tiles of about PrefillTileBytes, and per tile token groups of 16/8/4/2 per weight
+// unpack (512-bit; up to 8 tokens both groups of a pair at once), or 4 (256-bit), then single tokens.
 internal static unsafe class RepackedQ4_0
 {
     /// <summary>Rows per interleaved group.</summary>
