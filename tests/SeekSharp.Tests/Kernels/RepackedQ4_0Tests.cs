@@ -92,34 +92,36 @@ public sealed unsafe class RepackedQ4_0Tests
                 AssertSame(Model(w, r, act, t * actRow, cols), y[t * rows + r], $"{what} width={width} n={n} t={t} r={r}");
     }
 
-    /// <summary>Every token count the prefill splits differently (8/4/2/1 groups), with and without a padding group.</summary>
+    /// <summary>Every token count the prefill splits differently (16/8/4/2/1 groups), with and without a padding group.</summary>
     [Theory]
     [MemberData(nameof(AllWidths))]
     public void MatchesModel(int width)
     {
         using var forced = new ForcedWidth(width);
         var rng = new Random(11);
-        foreach ((int rows, int cols) in new[] { (40, 256), (32, 1024), (24, 4352) })
+        // 168 rows: 11 groups, five pairs (decode runs pairs 0+3 and 1+4 side by side, pair 2 alone, then group 10).
+        foreach ((int rows, int cols) in new[] { (40, 256), (32, 1024), (24, 4352), (168, 256) })
         {
             byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_0, rows, cols, rng);
             byte[] packed = Pack(w, rows, cols);
-            foreach (int n in new[] { 1, 2, 3, 4, 5, 7, 8, 9, 17 })
+            foreach (int n in new[] { 1, 2, 3, 4, 5, 7, 8, 9, 17, 31 })
                 Check(w, packed, rows, cols, Activations(n, cols, rng), n, width, $"{rows}x{cols}");
         }
     }
 
-    /// <summary>Row tiles of one group each (several tiles per call) give the same bits.</summary>
+    /// <summary>Row tiles of one group pair each (several tiles per call) and decode prefetch give the same bits.</summary>
     [Theory]
     [MemberData(nameof(AllWidths))]
-    public void SmallRowTiles(int width)
+    public void SmallRowTilesAndPrefetch(int width)
     {
         using var forced = new ForcedWidth(width);
-        int old = RepackedQ4_0.PrefillTileBytes;
+        int old = RepackedQ4_0.PrefillTileBytes, oldAhead = RepackedQ4_0.DecodePrefetchBytes;
         RepackedQ4_0.PrefillTileBytes = 1;
+        RepackedQ4_0.DecodePrefetchBytes = 1152;
         try
         {
             var rng = new Random(12);
-            int rows = 56, cols = 512;
+            int rows = 104, cols = 512;
             byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_0, rows, cols, rng);
             byte[] packed = Pack(w, rows, cols);
             foreach (int n in new[] { 1, 7, 13 })
@@ -128,6 +130,7 @@ public sealed unsafe class RepackedQ4_0Tests
         finally
         {
             RepackedQ4_0.PrefillTileBytes = old;
+            RepackedQ4_0.DecodePrefetchBytes = oldAhead;
         }
     }
 
@@ -161,6 +164,27 @@ public sealed unsafe class RepackedQ4_0Tests
     }
 
     /// <summary>
+    /// Inf and NaN weight scales (and a zero activation scale, so Inf * 0 makes a NaN product) propagate exactly as in
+    /// the model: the scale conversion keeps Inf/NaN, and the float operations are the same ones in the same order.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(AllWidths))]
+    public void NonFiniteScalesMatchModel(int width)
+    {
+        using var forced = new ForcedWidth(width);
+        var rng = new Random(17);
+        int rows = 40, cols = 256, n = 3, nb = cols / 32;
+        byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_0, rows, cols, rng);
+        BinaryPrimitives.WriteUInt16LittleEndian(w.AsSpan((1 * nb + 2) * Q4_0Bytes), 0x7C00);   // +Inf
+        BinaryPrimitives.WriteUInt16LittleEndian(w.AsSpan((5 * nb + 0) * Q4_0Bytes), 0xFC00);   // -Inf
+        BinaryPrimitives.WriteUInt16LittleEndian(w.AsSpan((17 * nb + 3) * Q4_0Bytes), 0x7E01);  // NaN with a payload
+        BinaryPrimitives.WriteUInt16LittleEndian(w.AsSpan((33 * nb + 7) * Q4_0Bytes), 0x7C00);
+        byte[] act = Activations(n, cols, rng);
+        BinaryPrimitives.WriteUInt16LittleEndian(act.AsSpan((nb + 2) * Q8_0Bytes), 0);  // token 1, block 2: d_a = 0
+        Check(w, Pack(w, rows, cols), rows, cols, act, n, width, "non-finite");
+    }
+
+    /// <summary>
     /// Partial group ranges write exactly their rows: nothing outside [g0 * 16, min(rows, g1 * 16)), nothing at or past
     /// <c>rows</c> (the stride leaves a gap after each token's rows).
     /// </summary>
@@ -170,14 +194,14 @@ public sealed unsafe class RepackedQ4_0Tests
     {
         using var forced = new ForcedWidth(width);
         var rng = new Random(14);
-        int rows = 72, cols = 512, stride = 83;
+        int rows = 200, cols = 256, stride = 211;  // 13 groups, the last one half padding
         byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_0, rows, cols, rng);
         byte[] packed = Pack(w, rows, cols);
         int actRow = cols / 32 * Q8_0Bytes;
         foreach (int n in new[] { 1, 2, 9 })
         {
             byte[] act = Activations(n, cols, rng);
-            foreach ((int g0, int g1) in new[] { (0, 1), (1, 3), (2, 5), (4, 5), (3, 9), (2, 2) })
+            foreach ((int g0, int g1) in new[] { (0, 1), (1, 3), (2, 5), (4, 5), (3, 9), (2, 2), (1, 12), (12, 20), (0, 13) })
             {
                 float[] y = Run(packed, rows, cols, act, n, stride, g0, g1);
                 for (int t = 0; t < n; t++)

@@ -14,8 +14,10 @@ namespace SeekSharp.Numerics;
 // row r's values 4c..4c+3 in its low nibbles and 16+4c..16+4c+3 in its high nibbles.
 // Groups 2p and 2p + 1 are stored together, block by block, as 576-byte (nine cache line) pair blocks at
 // (p * nb + b) * 576: [0, 32) scales of 2p, [32, 64) scales of 2p + 1, [64, 320) chunks of 2p, [320, 576) chunks of
-// 2p + 1. Every chunk then starts on a 64-byte boundary (no 512-bit load splits a cache line) and decode, which runs the
-// two groups of a pair side by side, reads one sequential stream. A last group without a partner (an odd group count)
+// 2p + 1. Every chunk then starts on a 64-byte boundary when the packed buffer does (no 512-bit load splits a cache
+// line), and the two groups of a pair, which decode runs side by side, are one sequential stream (two groups of the
+// 16-row-group layout side by side were two streams restarting every group: up to 2x slower from DRAM for short rows).
+// A last group without a partner (an odd group count)
 // is stored alone: per block its scales and then its chunks (288-byte stride), so the total is always 288 bytes per
 // (group, block).
 //
@@ -25,6 +27,9 @@ namespace SeekSharp.Numerics;
 // 8 * sum(a) (computed once per token and block by Prepare) gives isum. Then one float FMA per block updates 16 rows.
 // The 256-bit path handles the two 8-row halves of a chunk, the 128-bit paths four 4-row quarters (the portable one
 // widens to 16 bits and multiplies instead of pmaddubsw); the scalar path is the model itself on the packed bytes.
+// Work order: decode (n == 1) runs a pair's two groups side by side, two pairs at a time from the two halves of the
+// group range; prefill runs row tiles of about PrefillTileBytes, and per tile token groups of 16/8/4/2 per weight
+// unpack (512-bit; up to 8 tokens both groups of a pair at once), or 4 (256-bit), then single tokens.
 internal static unsafe class RepackedQ4_0
 {
     /// <summary>Rows per interleaved group.</summary>
@@ -47,9 +52,9 @@ internal static unsafe class RepackedQ4_0
     public static int PrefillTileBytes = 256 << 10;
 
     /// <summary>
-    /// Decode prefetches the weights this many bytes ahead of its reads (0: off). One token does little work per weight
-    /// byte, so decode from DRAM is bound by how many lines are in flight; the hardware prefetcher alone leaves some
-    /// bandwidth unused.
+    /// When not 0, decode prefetches the weights this many bytes ahead of its reads. Off: on the development machine
+    /// (AMD EPYC, AVX-512) single-threaded decode from DRAM measured 0.8-1.0x with 576 to 4608 bytes ahead, the hardware
+    /// prefetcher already following decode's sequential streams. A/B switch for other machines; no effect on results.
     /// </summary>
     public static int DecodePrefetchBytes = 0;
 
@@ -94,17 +99,25 @@ internal static unsafe class RepackedQ4_0
         for (int g = groupStart; g < groupEnd; g++)
         {
             int stride = Locate(dst, nb, groups, g, out byte* scales, out byte* chunks);
-            for (int r = 0; r < GroupRows; r++)
+            int real = Math.Clamp(rows - g * GroupRows, 0, GroupRows);
+            byte* s0 = src + (long)g * GroupRows * rowBytes;
+            // Block by block: the group's 16 rows are read as 16 sequential streams, each block's bytes written together.
+            for (int b = 0; b < nb; b++, scales += stride, chunks += stride, s0 += WeightBlockBytes)
             {
-                int row = g * GroupRows + r;
-                byte* s = src + row * rowBytes;
-                for (int b = 0; b < nb; b++, s += WeightBlockBytes)
+                byte* s = s0;
+                for (int r = 0; r < real; r++, s += rowBytes)
                 {
-                    byte* ps = scales + (long)b * stride + 2 * r, pq = chunks + (long)b * stride + 4 * r;
-                    bool real = row < rows;
-                    *(ushort*)ps = real ? Unsafe.ReadUnaligned<ushort>(s) : (ushort)0;
+                    *(ushort*)(scales + 2 * r) = Unsafe.ReadUnaligned<ushort>(s);
+                    *(uint*)(chunks + 4 * r) = Unsafe.ReadUnaligned<uint>(s + 2);
+                    *(uint*)(chunks + 64 + 4 * r) = Unsafe.ReadUnaligned<uint>(s + 6);
+                    *(uint*)(chunks + 128 + 4 * r) = Unsafe.ReadUnaligned<uint>(s + 10);
+                    *(uint*)(chunks + 192 + 4 * r) = Unsafe.ReadUnaligned<uint>(s + 14);
+                }
+                for (int r = real; r < GroupRows; r++)
+                {
+                    *(ushort*)(scales + 2 * r) = 0;
                     for (int c = 0; c < 4; c++)
-                        *(uint*)(pq + 64 * c) = real ? Unsafe.ReadUnaligned<uint>(s + 2 + 4 * c) : 0u;
+                        *(uint*)(chunks + 64 * c + 4 * r) = 0;
                 }
             }
         }
@@ -141,7 +154,9 @@ internal static unsafe class RepackedQ4_0
     /// <summary>
     /// y[t * yStride + r] = repacked-order dot of weight row r and activation row t (block_q8_0 rows at act + t * actRow)
     /// for t in [0, n) and r in [groupStart * 16, min(rows, groupEnd * 16)); <paramref name="prep"/> is what
-    /// <see cref="Prepare"/> wrote for these n rows. n == 1 is decode; larger n runs row tiles x token groups.
+    /// <see cref="Prepare"/> wrote for these n rows. n == 1 is decode; larger n runs row tiles x token groups. Any group
+    /// range gives the same bits; ranges that start at an even group keep pairs together (a group run without its
+    /// partner reads every other chunk line of the pair blocks).
     /// </summary>
     public static void Multiply(byte* packed, int rows, int cols, byte* act, long actRow, byte* prep, int n,
                                 float* y, long yStride, int groupStart, int groupEnd, int width)
@@ -160,7 +175,8 @@ internal static unsafe class RepackedQ4_0
             return;
         }
 
-        // Narrower paths: one token at a time, over row tiles so the weights of a tile stay in cache across tokens.
+        // Narrower paths, over row tiles so the weights of a tile stay in cache across tokens: the 256-bit path runs four
+        // tokens per weight unpack, the rest one token at a time.
         int tileGroups = Math.Max(1, PrefillTileBytes / (nb * TileBytes));
         int kind = width >= 256 && Avx2.IsSupported ? 256
             : width >= 128 ? (KernelSettings.UseX86Helpers128 && Ssse3.IsSupported ? 128 : -128)
@@ -168,7 +184,19 @@ internal static unsafe class RepackedQ4_0
         for (int g0 = groupStart; g0 < groupEnd; g0 += tileGroups)
         {
             int g1 = Math.Min(groupEnd, g0 + tileGroups);
-            for (int t = 0; t < n; t++)
+            int t0 = 0;
+            if (kind == 256)
+                for (; t0 + 4 <= n; t0 += 4)
+                    for (int g = g0; g < g1; g++)
+                    {
+                        int stride = Locate(packed, nb, groups, g, out byte* scales, out byte* chunks);
+                        byte* a = act + t0 * actRow, p = prep + t0 * prepRow;
+                        float* yt = y + t0 * yStride;
+                        int row0 = g * GroupRows;
+                        Half256x4(scales, chunks, stride, nb, a, actRow, p, prepRow, yt, yStride, row0, rows);
+                        Half256x4(scales + 16, chunks + 32, stride, nb, a, actRow, p, prepRow, yt, yStride, row0 + 8, rows);
+                    }
+            for (int t = t0; t < n; t++)
                 for (int g = g0; g < g1; g++)
                 {
                     int stride = Locate(packed, nb, groups, g, out byte* scales, out byte* chunks);
@@ -176,6 +204,13 @@ internal static unsafe class RepackedQ4_0
                     byte* p = prep + t * prepRow;
                     float* yt = y + t * yStride;
                     int row0 = g * GroupRows;
+                    if (kind == 256 && (g & 1) == 0 && g + 1 < g1)
+                    {
+                        // Both groups of a pair in one pass: the pair blocks are read in order (one stream from DRAM).
+                        Pair256(scales, nb, a, p, yt, row0, rows);
+                        g++;
+                        continue;
+                    }
                     switch (kind)
                     {
                         case 256: Group256(scales, chunks, stride, nb, a, p, yt, row0, rows); break;
@@ -249,35 +284,67 @@ internal static unsafe class RepackedQ4_0
         return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(isum), d, acc);
     }
 
-    /// <summary>One token over groups [g0, g1): the two groups of a pair side by side (one stream, shared activations).</summary>
+    /// <summary>
+    /// One token over groups [g0, g1). The pairs are split into two halves whose pairs run side by side (four groups per
+    /// pass sharing the activation loads): two sequential streams draw more DRAM bandwidth from one core than one does.
+    /// </summary>
     private static void Decode512(byte* packed, int nb, int rows, byte* act, byte* prep, float* y, int g0, int g1)
     {
         int groups = Groups(rows), ahead = DecodePrefetchBytes;
         int g = g0;
-        if ((g & 1) != 0)
+        if ((g & 1) != 0 && g < g1)
             Decode512One(packed, nb, groups, rows, act, prep, y, g++, ahead);
-        for (; g + 2 <= g1; g += 2)
-        {
-            byte* blk = packed + (long)(g >> 1) * nb * PairBytes;
-            byte* a = act, p = prep;
-            Vector512<float> acc0 = default, acc1 = default;
-            for (int b = 0; b < nb; b++, blk += PairBytes, a += ActBytes, p += PrepEntryBytes)
-            {
-                if (ahead != 0)
-                {
-                    byte* f = blk + ahead;
-                    Sse.Prefetch0(f); Sse.Prefetch0(f + 64); Sse.Prefetch0(f + 128);
-                    Sse.Prefetch0(f + 192); Sse.Prefetch0(f + 256); Sse.Prefetch0(f + 320);
-                    Sse.Prefetch0(f + 384); Sse.Prefetch0(f + 448); Sse.Prefetch0(f + 512);
-                }
-                acc0 = Block512(blk, blk + 64, a, p, acc0);
-                acc1 = Block512(blk + 32, blk + 320, a, p, acc1);
-            }
-            Store(acc0, y, g * GroupRows, rows);
-            Store(acc1, y, (g + 1) * GroupRows, rows);
-        }
+        int pairs = (g1 - g) >> 1, half = (pairs + 1) >> 1;
+        long pairRow = (long)nb * PairBytes;
+        byte* first = packed + (long)(g >> 1) * pairRow;
+        for (int i = 0; i < pairs - half; i++)
+            Decode512Pairs<Two>(first + i * pairRow, first + (half + i) * pairRow, nb, act, prep,
+                                y, (g + 2 * i) * GroupRows, (g + 2 * (half + i)) * GroupRows, rows, ahead);
+        if (half > pairs - half)
+            Decode512Pairs<One>(first + (half - 1) * pairRow, null, nb, act, prep, y, (g + 2 * (half - 1)) * GroupRows, 0, rows, ahead);
+        g += 2 * pairs;
         if (g < g1)
             Decode512One(packed, nb, groups, rows, act, prep, y, g, ahead);
+    }
+
+    /// <summary>One pair (<typeparamref name="TN"/> = One) or two pairs (Two) of groups, pair blocks at p0 and p1.</summary>
+    private static void Decode512Pairs<TN>(byte* p0, byte* p1, int nb, byte* act, byte* prep, float* y, int row0, int row1, int rows, int ahead)
+    {
+        bool two = typeof(TN) == typeof(Two);
+        byte* a = act, p = prep;
+        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int b = 0; b < nb; b++, p0 += PairBytes, p1 += PairBytes, a += ActBytes, p += PrepEntryBytes)
+        {
+            if (ahead != 0)
+            {
+                Prefetch9(p0 + ahead);
+                if (two)
+                    Prefetch9(p1 + ahead);
+            }
+            acc0 = Block512(p0, p0 + 64, a, p, acc0);
+            acc1 = Block512(p0 + 32, p0 + 320, a, p, acc1);
+            if (two)
+            {
+                acc2 = Block512(p1, p1 + 64, a, p, acc2);
+                acc3 = Block512(p1 + 32, p1 + 320, a, p, acc3);
+            }
+        }
+        Store(acc0, y, row0, rows);
+        Store(acc1, y, row0 + GroupRows, rows);
+        if (two)
+        {
+            Store(acc2, y, row1, rows);
+            Store(acc3, y, row1 + GroupRows, rows);
+        }
+    }
+
+    /// <summary>Prefetches the nine cache lines of a pair block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch9(byte* f)
+    {
+        Sse.Prefetch0(f); Sse.Prefetch0(f + 64); Sse.Prefetch0(f + 128);
+        Sse.Prefetch0(f + 192); Sse.Prefetch0(f + 256); Sse.Prefetch0(f + 320);
+        Sse.Prefetch0(f + 384); Sse.Prefetch0(f + 448); Sse.Prefetch0(f + 512);
     }
 
     private static void Decode512One(byte* packed, int nb, int groups, int rows, byte* act, byte* prep, float* y, int g, int ahead)
@@ -299,11 +366,16 @@ internal static unsafe class RepackedQ4_0
     }
 
     // Token-count markers: the JIT specializes each body per marker and drops the unused tokens' code.
+    private struct One;
     private struct Two;
     private struct Four;
     private struct Eight;
+    private struct Sixteen;
 
-    /// <summary>Row tiles of about <see cref="PrefillTileBytes"/>; per tile, tokens in groups of 8, then 4, 2, 1.</summary>
+    /// <summary>
+    /// Row tiles of about <see cref="PrefillTileBytes"/>; per tile, tokens in groups of 16, then 8, 4, 2, 1 (sixteen
+    /// tokens per weight unpack measured 1.03-1.04x over eight; its 16 accumulators + 8 unpacked chunks fit the registers).
+    /// </summary>
     private static void Prefill512(byte* packed, int nb, int rows, byte* act, long actRow, byte* prep, long prepRow, int n,
                                    float* y, long yStride, int groupStart, int groupEnd)
     {
@@ -314,8 +386,13 @@ internal static unsafe class RepackedQ4_0
         {
             int g1 = Math.Min(groupEnd, g0 + tileGroups);
             int t = 0;
-            for (; t + 8 <= n; t += 8)
+            for (; t + 16 <= n; t += 16)
+                Tokens512<Sixteen>(packed, nb, groups, rows, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g0, g1);
+            if (t + 8 <= n)
+            {
                 Tokens512<Eight>(packed, nb, groups, rows, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g0, g1);
+                t += 8;
+            }
             if (t + 4 <= n)
             {
                 Tokens512<Four>(packed, nb, groups, rows, act + t * actRow, actRow, prep + t * prepRow, prepRow, y + t * yStride, yStride, g0, g1);
@@ -331,12 +408,23 @@ internal static unsafe class RepackedQ4_0
         }
     }
 
-    /// <summary>Groups [g0, g1) for 2, 4 or 8 tokens, one group at a time.</summary>
+    /// <summary>
+    /// Groups [g0, g1) for 2, 4, 8 or 16 tokens. Up to eight tokens the two groups of a pair run in one pass, reading the
+    /// pair blocks in order: with few tokens per weight byte (MoE experts) the pass is bound by DRAM, and one group at a
+    /// time would read every other chunk line of each pair block.
+    /// </summary>
     private static void Tokens512<TN>(byte* packed, int nb, int groups, int rows, byte* act, long actRow, byte* prep, long prepRow,
                                       float* y, long yStride, int g0, int g1)
     {
         for (int g = g0; g < g1; g++)
         {
+            if (typeof(TN) != typeof(Sixteen) && (g & 1) == 0 && g + 1 < g1)
+            {
+                Vector512<float> mask1 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(rows - (g + 1) * GroupRows)).AsSingle();
+                Pair512<TN>(packed + (long)(g >> 1) * nb * PairBytes, nb, act, actRow, prep, prepRow, y + g * GroupRows, yStride, mask1);
+                g++;
+                continue;
+            }
             int stride = Locate(packed, nb, groups, g, out byte* scales, out byte* chunks);
             Vector512<float> mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(rows - g * GroupRows)).AsSingle();
             Group512<TN>(scales, chunks, stride, nb, act, actRow, prep, prepRow, y + g * GroupRows, yStride, mask);
@@ -344,15 +432,16 @@ internal static unsafe class RepackedQ4_0
     }
 
     /// <summary>
-    /// One group for 2, 4 or 8 tokens: each weight block is unpacked once and used for every token. Results go out
+    /// One group for 2, 4, 8 or 16 tokens: each weight block is unpacked once and used for every token. Results go out
     /// through a row mask (all rows but the padding of a last, partial group); a store without branches or calls lets
     /// the JIT keep all accumulators in registers.
     /// </summary>
     private static void Group512<TN>(byte* scales, byte* chunks, int stride, int nb, byte* act, long actRow, byte* prep, long prepRow,
                                      float* y, long yStride, Vector512<float> mask)
     {
-        int k = typeof(TN) == typeof(Eight) ? 8 : typeof(TN) == typeof(Four) ? 4 : 2;
+        int k = typeof(TN) == typeof(Sixteen) ? 16 : typeof(TN) == typeof(Eight) ? 8 : typeof(TN) == typeof(Four) ? 4 : 2;
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        Vector512<float> c8 = default, c9 = default, c10 = default, c11 = default, c12 = default, c13 = default, c14 = default, c15 = default;
         byte* a = act + 2, p = prep;
         for (int b = 0; b < nb; b++, scales += stride, chunks += stride, a += ActBytes, p += PrepEntryBytes)
         {
@@ -375,6 +464,17 @@ internal static unsafe class RepackedQ4_0
                 c6 = Token512(c6, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 6 * actRow, p + 6 * prepRow);
                 c7 = Token512(c7, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 7 * actRow, p + 7 * prepRow);
             }
+            if (k >= 16)
+            {
+                c8 = Token512(c8, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 8 * actRow, p + 8 * prepRow);
+                c9 = Token512(c9, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 9 * actRow, p + 9 * prepRow);
+                c10 = Token512(c10, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 10 * actRow, p + 10 * prepRow);
+                c11 = Token512(c11, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 11 * actRow, p + 11 * prepRow);
+                c12 = Token512(c12, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 12 * actRow, p + 12 * prepRow);
+                c13 = Token512(c13, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 13 * actRow, p + 13 * prepRow);
+                c14 = Token512(c14, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 14 * actRow, p + 14 * prepRow);
+                c15 = Token512(c15, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 15 * actRow, p + 15 * prepRow);
+            }
         }
         Avx512F.MaskStore(y, mask, c0);
         Avx512F.MaskStore(y + yStride, mask, c1);
@@ -389,6 +489,86 @@ internal static unsafe class RepackedQ4_0
             Avx512F.MaskStore(y + 5 * yStride, mask, c5);
             Avx512F.MaskStore(y + 6 * yStride, mask, c6);
             Avx512F.MaskStore(y + 7 * yStride, mask, c7);
+        }
+        if (k >= 16)
+        {
+            Avx512F.MaskStore(y + 8 * yStride, mask, c8);
+            Avx512F.MaskStore(y + 9 * yStride, mask, c9);
+            Avx512F.MaskStore(y + 10 * yStride, mask, c10);
+            Avx512F.MaskStore(y + 11 * yStride, mask, c11);
+            Avx512F.MaskStore(y + 12 * yStride, mask, c12);
+            Avx512F.MaskStore(y + 13 * yStride, mask, c13);
+            Avx512F.MaskStore(y + 14 * yStride, mask, c14);
+            Avx512F.MaskStore(y + 15 * yStride, mask, c15);
+        }
+    }
+
+    /// <summary>
+    /// Both groups of a pair (pair blocks at <paramref name="blk"/>) for 2, 4 or 8 tokens; rows of the second group
+    /// are stored through <paramref name="mask1"/> (the first group of a pair is always full).
+    /// </summary>
+    private static void Pair512<TN>(byte* blk, int nb, byte* act, long actRow, byte* prep, long prepRow, float* y, long yStride,
+                                    Vector512<float> mask1)
+    {
+        int k = typeof(TN) == typeof(Eight) ? 8 : typeof(TN) == typeof(Four) ? 4 : 2;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default, d4 = default, d5 = default, d6 = default, d7 = default;
+        byte* a = act + 2, p = prep;
+        for (int b = 0; b < nb; b++, blk += PairBytes, a += ActBytes, p += PrepEntryBytes)
+        {
+            Vector512<byte> v0 = Vector512.Load(blk + 64), v1 = Vector512.Load(blk + 128);
+            Vector512<byte> v2 = Vector512.Load(blk + 192), v3 = Vector512.Load(blk + 256);
+            Vector512<byte> l0 = Low(v0), h0 = High(v0), l1 = Low(v1), h1 = High(v1);
+            Vector512<byte> l2 = Low(v2), h2 = High(v2), l3 = Low(v3), h3 = High(v3);
+            Vector512<float> dw = Fp16.ToFloat(Vector256.Load((ushort*)blk));
+            c0 = Token512(c0, l0, h0, l1, h1, l2, h2, l3, h3, dw, a, p);
+            c1 = Token512(c1, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + actRow, p + prepRow);
+            if (k >= 4)
+            {
+                c2 = Token512(c2, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 2 * actRow, p + 2 * prepRow);
+                c3 = Token512(c3, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 3 * actRow, p + 3 * prepRow);
+            }
+            if (k >= 8)
+            {
+                c4 = Token512(c4, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 4 * actRow, p + 4 * prepRow);
+                c5 = Token512(c5, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 5 * actRow, p + 5 * prepRow);
+                c6 = Token512(c6, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 6 * actRow, p + 6 * prepRow);
+                c7 = Token512(c7, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 7 * actRow, p + 7 * prepRow);
+            }
+            v0 = Vector512.Load(blk + 320); v1 = Vector512.Load(blk + 384);
+            v2 = Vector512.Load(blk + 448); v3 = Vector512.Load(blk + 512);
+            l0 = Low(v0); h0 = High(v0); l1 = Low(v1); h1 = High(v1);
+            l2 = Low(v2); h2 = High(v2); l3 = Low(v3); h3 = High(v3);
+            dw = Fp16.ToFloat(Vector256.Load((ushort*)(blk + 32)));
+            d0 = Token512(d0, l0, h0, l1, h1, l2, h2, l3, h3, dw, a, p);
+            d1 = Token512(d1, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + actRow, p + prepRow);
+            if (k >= 4)
+            {
+                d2 = Token512(d2, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 2 * actRow, p + 2 * prepRow);
+                d3 = Token512(d3, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 3 * actRow, p + 3 * prepRow);
+            }
+            if (k >= 8)
+            {
+                d4 = Token512(d4, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 4 * actRow, p + 4 * prepRow);
+                d5 = Token512(d5, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 5 * actRow, p + 5 * prepRow);
+                d6 = Token512(d6, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 6 * actRow, p + 6 * prepRow);
+                d7 = Token512(d7, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 7 * actRow, p + 7 * prepRow);
+            }
+        }
+        float* z = y + GroupRows;
+        c0.Store(y); Avx512F.MaskStore(z, mask1, d0);
+        c1.Store(y + yStride); Avx512F.MaskStore(z + yStride, mask1, d1);
+        if (k >= 4)
+        {
+            c2.Store(y + 2 * yStride); Avx512F.MaskStore(z + 2 * yStride, mask1, d2);
+            c3.Store(y + 3 * yStride); Avx512F.MaskStore(z + 3 * yStride, mask1, d3);
+        }
+        if (k >= 8)
+        {
+            c4.Store(y + 4 * yStride); Avx512F.MaskStore(z + 4 * yStride, mask1, d4);
+            c5.Store(y + 5 * yStride); Avx512F.MaskStore(z + 5 * yStride, mask1, d5);
+            c6.Store(y + 6 * yStride); Avx512F.MaskStore(z + 6 * yStride, mask1, d6);
+            c7.Store(y + 7 * yStride); Avx512F.MaskStore(z + 7 * yStride, mask1, d7);
         }
     }
 
@@ -418,6 +598,25 @@ internal static unsafe class RepackedQ4_0
         Store(acc1, 8, y, row0 + 8, rows);
     }
 
+    /// <summary>One token, both groups of a pair (pair blocks at <paramref name="blk"/>): four 8-row halves per block.</summary>
+    private static void Pair256(byte* blk, int nb, byte* a, byte* p, float* y, int row0, int rows)
+    {
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int b = 0; b < nb; b++, blk += PairBytes, a += ActBytes, p += PrepEntryBytes)
+        {
+            Vector256<int> off = Vector256.Create(*(int*)(p + 4));
+            Vector256<float> da = Vector256.Create(*(float*)p);
+            acc0 = Half256(blk, blk + 64, a + 2, off, da, acc0);
+            acc1 = Half256(blk + 16, blk + 96, a + 2, off, da, acc1);
+            acc2 = Half256(blk + 32, blk + 320, a + 2, off, da, acc2);
+            acc3 = Half256(blk + 48, blk + 352, a + 2, off, da, acc3);
+        }
+        Store(acc0, 8, y, row0, rows);
+        Store(acc1, 8, y, row0 + 8, rows);
+        Store(acc2, 8, y, row0 + 16, rows);
+        Store(acc3, 8, y, row0 + 24, rows);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Half256(byte* scales, byte* chunks, byte* q, Vector256<int> off, Vector256<float> da, Vector256<float> acc)
     {
@@ -432,6 +631,50 @@ internal static unsafe class RepackedQ4_0
         Vector256<int> isum = Avx2.MultiplyAddAdjacent(s, Vector256<short>.One) - off;
         Vector256<float> d = Fp16.ToFloat(Vector128.Load((ushort*)scales)) * da;
         return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(isum), d, acc);
+    }
+
+    /// <summary>
+    /// Four tokens on one 8-row half of a group (scales and chunks already offset to the half): each block's weights are
+    /// unpacked once for the four tokens. Halves run one after the other to stay within the 16 AVX2 registers.
+    /// </summary>
+    private static void Half256x4(byte* scales, byte* chunks, int stride, int nb, byte* act, long actRow, byte* prep, long prepRow,
+                                  float* y, long yStride, int row0, int rows)
+    {
+        Vector256<byte> m = Vector256.Create((byte)0x0F);
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        byte* a = act + 2, p = prep;
+        for (int b = 0; b < nb; b++, scales += stride, chunks += stride, a += ActBytes, p += PrepEntryBytes)
+        {
+            Vector256<byte> v0 = Vector256.Load(chunks), v1 = Vector256.Load(chunks + 64);
+            Vector256<byte> v2 = Vector256.Load(chunks + 128), v3 = Vector256.Load(chunks + 192);
+            Vector256<byte> l0 = v0 & m, h0 = (v0.AsUInt16() >> 4).AsByte() & m, l1 = v1 & m, h1 = (v1.AsUInt16() >> 4).AsByte() & m;
+            Vector256<byte> l2 = v2 & m, h2 = (v2.AsUInt16() >> 4).AsByte() & m, l3 = v3 & m, h3 = (v3.AsUInt16() >> 4).AsByte() & m;
+            Vector256<float> dw = Fp16.ToFloat(Vector128.Load((ushort*)scales));
+            c0 = Token256(c0, l0, h0, l1, h1, l2, h2, l3, h3, dw, a, p);
+            c1 = Token256(c1, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + actRow, p + prepRow);
+            c2 = Token256(c2, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 2 * actRow, p + 2 * prepRow);
+            c3 = Token256(c3, l0, h0, l1, h1, l2, h2, l3, h3, dw, a + 3 * actRow, p + 3 * prepRow);
+        }
+        Store(c0, 8, y, row0, rows);
+        Store(c1, 8, y + yStride, row0, rows);
+        Store(c2, 8, y + 2 * yStride, row0, rows);
+        Store(c3, 8, y + 3 * yStride, row0, rows);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Token256(Vector256<float> acc, Vector256<byte> l0, Vector256<byte> h0, Vector256<byte> l1, Vector256<byte> h1,
+        Vector256<byte> l2, Vector256<byte> h2, Vector256<byte> l3, Vector256<byte> h3, Vector256<float> dw, byte* q, byte* p)
+    {
+        Vector256<short> s = Avx2.MultiplyAddAdjacent(l0, Vector256.Create(*(int*)(q + 0)).AsSByte());
+        s += Avx2.MultiplyAddAdjacent(l1, Vector256.Create(*(int*)(q + 4)).AsSByte());
+        s += Avx2.MultiplyAddAdjacent(l2, Vector256.Create(*(int*)(q + 8)).AsSByte());
+        s += Avx2.MultiplyAddAdjacent(l3, Vector256.Create(*(int*)(q + 12)).AsSByte());
+        s += Avx2.MultiplyAddAdjacent(h0, Vector256.Create(*(int*)(q + 16)).AsSByte());
+        s += Avx2.MultiplyAddAdjacent(h1, Vector256.Create(*(int*)(q + 20)).AsSByte());
+        s += Avx2.MultiplyAddAdjacent(h2, Vector256.Create(*(int*)(q + 24)).AsSByte());
+        s += Avx2.MultiplyAddAdjacent(h3, Vector256.Create(*(int*)(q + 28)).AsSByte());
+        Vector256<int> isum = Avx2.MultiplyAddAdjacent(s, Vector256<short>.One) - Vector256.Create(*(int*)(p + 4));
+        return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(isum), dw * Vector256.Create(*(float*)p), acc);
     }
 
     // ---------------------------------------------------------------- 128
