@@ -25,6 +25,7 @@ internal static class KernelStatics
             typeof(Fp16), typeof(BlockTables), typeof(LegacyDecode), typeof(KQuantDecode), typeof(KQuantGroups),
             typeof(KQuant), typeof(FloatDot), typeof(SgemmDot), typeof(ActivationQuantizer), typeof(GgmlExp),
             typeof(Quantization.HalfPrecision), typeof(Quantization.QuantSimd), typeof(KernelSettings),
+            typeof(RepackedQ4_0), typeof(RepackedQ4_K),
         })
             RuntimeHelpers.RunClassConstructor(type.TypeHandle);
         Volatile.Write(ref s_done, 1);
