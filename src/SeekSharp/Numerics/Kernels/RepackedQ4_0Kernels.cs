@@ -92,6 +92,7 @@ internal static unsafe class RepackedQ4_0
     /// <paramref name="rows"/> in the last group are zero. Disjoint group ranges write disjoint bytes (also the two
     /// groups of one pair).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pack(byte* src, int rows, int cols, byte* dst, int groupStart, int groupEnd)
     {
         int nb = cols / 32, groups = Groups(rows);
@@ -131,6 +132,7 @@ internal static unsafe class RepackedQ4_0
     /// 8 * sum(a) (the Q4_0 offset's share of the block dot), at prep + (t * nb + b) * 8. Disjoint token ranges write
     /// disjoint bytes.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Prepare(byte* act, long actRow, int n, int cols, byte* prep, int tokenStart, int tokenEnd)
     {
         int nb = cols / 32;
@@ -288,6 +290,7 @@ internal static unsafe class RepackedQ4_0
     /// One token over groups [g0, g1). The pairs are split into two halves whose pairs run side by side (four groups per
     /// pass sharing the activation loads): two sequential streams draw more DRAM bandwidth from one core than one does.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Decode512(byte* packed, int nb, int rows, byte* act, byte* prep, float* y, int g0, int g1)
     {
         int groups = Groups(rows), ahead = DecodePrefetchBytes;
@@ -308,6 +311,7 @@ internal static unsafe class RepackedQ4_0
     }
 
     /// <summary>One pair (<typeparamref name="TN"/> = One) or two pairs (Two) of groups, pair blocks at p0 and p1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Decode512Pairs<TN>(byte* p0, byte* p1, int nb, byte* act, byte* prep, float* y, int row0, int row1, int rows, int ahead)
     {
         bool two = typeof(TN) == typeof(Two);
@@ -347,6 +351,7 @@ internal static unsafe class RepackedQ4_0
         Sse.Prefetch0(f + 384); Sse.Prefetch0(f + 448); Sse.Prefetch0(f + 512);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Decode512One(byte* packed, int nb, int groups, int rows, byte* act, byte* prep, float* y, int g, int ahead)
     {
         int stride = Locate(packed, nb, groups, g, out byte* scales, out byte* chunks);
@@ -376,6 +381,7 @@ internal static unsafe class RepackedQ4_0
     /// Row tiles of about <see cref="PrefillTileBytes"/>; per tile, tokens in groups of 16, then 8, 4, 2, 1 (sixteen
     /// tokens per weight unpack measured 1.03-1.04x over eight; its 16 accumulators + 8 unpacked chunks fit the registers).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Prefill512(byte* packed, int nb, int rows, byte* act, long actRow, byte* prep, long prepRow, int n,
                                    float* y, long yStride, int groupStart, int groupEnd)
     {
@@ -413,6 +419,7 @@ internal static unsafe class RepackedQ4_0
     /// pair blocks in order: with few tokens per weight byte (MoE experts) the pass is bound by DRAM, and one group at a
     /// time would read every other chunk line of each pair block.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tokens512<TN>(byte* packed, int nb, int groups, int rows, byte* act, long actRow, byte* prep, long prepRow,
                                       float* y, long yStride, int g0, int g1)
     {
@@ -436,6 +443,7 @@ internal static unsafe class RepackedQ4_0
     /// through a row mask (all rows but the padding of a last, partial group); a store without branches or calls lets
     /// the JIT keep all accumulators in registers.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Group512<TN>(byte* scales, byte* chunks, int stride, int nb, byte* act, long actRow, byte* prep, long prepRow,
                                      float* y, long yStride, Vector512<float> mask)
     {
@@ -507,6 +515,7 @@ internal static unsafe class RepackedQ4_0
     /// Both groups of a pair (pair blocks at <paramref name="blk"/>) for 2, 4 or 8 tokens; rows of the second group
     /// are stored through <paramref name="mask1"/> (the first group of a pair is always full).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pair512<TN>(byte* blk, int nb, byte* act, long actRow, byte* prep, long prepRow, float* y, long yStride,
                                     Vector512<float> mask1)
     {

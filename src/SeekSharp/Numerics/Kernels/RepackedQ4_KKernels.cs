@@ -112,6 +112,7 @@ internal static unsafe class RepackedQ4_K
     /// <paramref name="rows"/> become zero rows. Writes only those groups' 64-byte units, so threads may pack disjoint
     /// group ranges of one matrix at once.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pack(byte* src, int rows, int cols, byte* dst, int groupStart, int groupEnd)
     {
         int nb = cols / QK;
@@ -161,6 +162,7 @@ internal static unsafe class RepackedQ4_K
     /// For tokens [tokenStart, tokenEnd) of n: per super-block the eight int16 sums bsum_2j + bsum_2j+1 (the 32-value
     /// sub-block sums the mins multiply), token t's at prep + t * (cols / 256) * 16.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Prepare(byte* act, long actRow, int n, int cols, byte* prep, int tokenStart, int tokenEnd)
     {
         int nb = cols / QK;
@@ -391,6 +393,7 @@ internal static unsafe class RepackedQ4_K
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Us<TU>() => typeof(TU) == typeof(U128) ? 128 : 64;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Multiply512<TG>(byte* packed, int rows, int cols, byte* act, long actRow, byte* prep, int n,
         float* y, long yStride, int groupStart, int groupEnd)
     {
@@ -440,6 +443,7 @@ internal static unsafe class RepackedQ4_K
     /// One token, rows of groups [groupStart, groupEnd): a stored pair of groups per pass (one ascending stream, each
     /// activation broadcast serves 32 rows); a group whose partner is outside the range runs alone.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Decode512<TG>(byte* packed, int rows, int nb, byte* act, byte* prep, float* y, int groupStart, int groupEnd)
     {
         for (int g = groupStart; g < groupEnd;)
@@ -464,6 +468,7 @@ internal static unsafe class RepackedQ4_K
     }
 
     /// <summary>One token; group 0 at w0 and (TP = Two) its stored partner 64 bytes on; super-blocks stride bytes apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Decode512<TG, TP, TU>(byte* w0, long stride, int nb, byte* a, byte* prep, out Vector512<float> r0, out Vector512<float> r1)
     {
         bool gemm = typeof(TG) == typeof(Gemm);
@@ -574,6 +579,7 @@ internal static unsafe class RepackedQ4_K
     private static Vector512<float> Flush(Vector512<int> isum, Vector512<float> d, byte* a, Vector512<float> acc) =>
         Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(isum), d * Vector512.Create(*(float*)a), acc);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tokens512<TG, TN>(byte* packed, int rows, int nb, int g, byte* act, long actRow, byte* prep, long prepRow,
         float* y, long yStride, bool firstPass)
     {
@@ -590,6 +596,7 @@ internal static unsafe class RepackedQ4_K
     /// One 16-row group, 4 or 8 tokens: each sub-block's nibbles are unpacked once and used for every token. The mins
     /// (a separate FMA chain that does not touch the nibbles) run in a second, short pass over the group's tiles.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tokens512<TG, TN, TU>(byte* w, long stride, int nb, byte* act, long actRow, byte* prep, long prepRow,
         float* y, long yStride, int valid, long pf)
     {
