@@ -143,15 +143,23 @@ public sealed unsafe class PackedWeightStore : IDisposable
                 items.Add((j, g, Math.Min(groups, g + step)));
         }
         using SafeFileHandle? handle = path != null ? File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess) : null;
-        Parallel.For(0, items.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) },
-            () => new ReadBuffer(),
-            (i, _, buffer) =>
-            {
-                var (job, g0, g1) = items[i];
-                PackSlab(_pending[job], g0, g1, handle, buffer);
-                return buffer;
-            },
-            buffer => buffer.Dispose());
+        try
+        {
+            Parallel.For(0, items.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) },
+                () => new ReadBuffer(),
+                (i, _, buffer) =>
+                {
+                    var (job, g0, g1) = items[i];
+                    PackSlab(_pending[job], g0, g1, handle, buffer);
+                    return buffer;
+                },
+                buffer => buffer.Dispose());
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            // Report the first failure itself (a truncated file, an I/O error), not the parallel loop's wrapper.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
         _pending.Clear();
     }
 
