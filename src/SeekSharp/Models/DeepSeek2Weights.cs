@@ -62,19 +62,8 @@ public sealed class DeepSeek2Weights
     /// <param name="file">The open GGUF file the matrices point into.</param>
     /// <param name="c">The hyperparameters the shapes are checked against.</param>
     /// <param name="repack">Pack Q4_0 / Q4_K matrices as llama.cpp's default CPU backend does (see <see cref="WeightPacking"/>).</param>
-    public static DeepSeek2Weights Load(GgufFile file, ModelConfig c, bool repack = false)
-    {
-        var packed = repack ? new PackedWeightStore() : null;
-        try
-        {
-            return Load(file, c, new TensorLoader(file, packed), packed);
-        }
-        catch
-        {
-            packed?.Dispose();
-            throw;
-        }
-    }
+    public static DeepSeek2Weights Load(GgufFile file, ModelConfig c, bool repack = false) =>
+        TensorLoader.WithPacking(file, repack, (loader, packed) => Load(file, c, loader, packed));
 
     private static DeepSeek2Weights Load(GgufFile file, ModelConfig c, TensorLoader loader, PackedWeightStore? packed)
     {

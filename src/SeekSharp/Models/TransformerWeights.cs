@@ -38,19 +38,8 @@ public sealed class TransformerWeights
     /// <param name="file">The open GGUF file the matrices point into.</param>
     /// <param name="c">The hyperparameters the shapes are checked against.</param>
     /// <param name="repack">Pack Q4_0 / Q4_K matrices as llama.cpp's default CPU backend does (see <see cref="WeightPacking"/>).</param>
-    public static TransformerWeights Load(GgufFile file, ModelConfig c, bool repack = false)
-    {
-        var packed = repack ? new PackedWeightStore() : null;
-        try
-        {
-            return Load(file, c, new TensorLoader(file, packed), packed);
-        }
-        catch
-        {
-            packed?.Dispose();
-            throw;
-        }
-    }
+    public static TransformerWeights Load(GgufFile file, ModelConfig c, bool repack = false) =>
+        TensorLoader.WithPacking(file, repack, (loader, packed) => Load(file, c, loader, packed));
 
     private static TransformerWeights Load(GgufFile file, ModelConfig c, TensorLoader loader, PackedWeightStore? packed)
     {
@@ -127,6 +116,24 @@ internal sealed unsafe class TensorLoader(GgufFile file, PackedWeightStore? pack
     }
 
     public bool Has(string name) => file.TryGetTensor(name, out _);
+
+    /// <summary>
+    /// Runs <paramref name="load"/> with a loader that packs (when <paramref name="repack"/>) into a new store, which is
+    /// freed if loading fails and otherwise belongs to the weights returned.
+    /// </summary>
+    public static T WithPacking<T>(GgufFile file, bool repack, Func<TensorLoader, PackedWeightStore?, T> load)
+    {
+        var packed = repack ? new PackedWeightStore() : null;
+        try
+        {
+            return load(new TensorLoader(file, packed), packed);
+        }
+        catch
+        {
+            packed?.Dispose();
+            throw;
+        }
+    }
 
     /// <summary><paramref name="w"/> with a packed copy reserved when loading with repacking and llama.cpp would repack it.</summary>
     public WeightMatrix Packable(in WeightMatrix w) => packed != null ? packed.Add(w, file) : w;

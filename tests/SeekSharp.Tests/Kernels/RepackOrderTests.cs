@@ -201,13 +201,13 @@ public sealed unsafe class RepackOrderTests(ITestOutputHelper output)
     /// isum = sum_i (q_i - 8) * a_i (exact int); acc = fma((float)isum, fl(d_w * d_a), acc). Works on the original
     /// (non-interleaved) weight rows: the interleaving changes no arithmetic.
     /// </summary>
-    private static float ModelQ4_0(byte[] w, int r, byte[] act, int cols)
+    internal static float ModelQ4_0(byte[] w, int r, byte[] act, int cols, int actOffset = 0)
     {
         int nb = cols / QK4_0;
         float acc = 0f;
         for (int b = 0; b < nb; b++)
         {
-            int wo = (r * nb + b) * Q4_0Bytes, ao = b * Q8_0Bytes;
+            int wo = (r * nb + b) * Q4_0Bytes, ao = actOffset + b * Q8_0Bytes;
             int isum = 0;
             for (int i = 0; i < 16; i++)
             {
@@ -225,14 +225,14 @@ public sealed unsafe class RepackOrderTests(ITestOutputHelper output)
     /// isum = sum_j sc_j * sum_i q_ji * a_ji and imin = sum_j m_j * (bsum_2j + bsum_2j+1) over the group (exact ints);
     /// acc = fma((float)isum, fl(d * d_a), acc); accMin = fma((float)imin, fl(dmin * d_a), accMin). Result acc - accMin.
     /// </summary>
-    private static float ModelQ4_K(byte[] w, int r, byte[] act, int cols, bool gemm)
+    internal static float ModelQ4_K(byte[] w, int r, byte[] act, int cols, bool gemm, int actOffset = 0)
     {
         int group = gemm ? 2 : 8;
         int nb = cols / QK_K;
         float acc = 0f, accMin = 0f;
         for (int b = 0; b < nb; b++)
         {
-            int wo = (r * nb + b) * Q4_KBytes, ao = b * Q8_KBytes;
+            int wo = (r * nb + b) * Q4_KBytes, ao = actOffset + b * Q8_KBytes;
             float da = BinaryPrimitives.ReadSingleLittleEndian(act.AsSpan(ao));
             float dd = Half(w, wo) * da, dm = Half(w, wo + 2) * da;
             int isum = 0, imin = 0;

@@ -15,27 +15,6 @@ public sealed unsafe class RepackedQ4_0Tests
 
     public static IEnumerable<object[]> AllWidths() => Cases.Widths.Select(w => new object[] { w });
 
-    /// <summary>Per (row, token): acc = 0; per block acc = fma((float)sum (q - 8) * a, fl(d_w * d_a), acc).</summary>
-    private static float Model(byte[] w, int r, byte[] act, int actOffset, int cols)
-    {
-        int nb = cols / 32;
-        float acc = 0f;
-        for (int b = 0; b < nb; b++)
-        {
-            int wo = (r * nb + b) * Q4_0Bytes, ao = actOffset + b * Q8_0Bytes;
-            int isum = 0;
-            for (int i = 0; i < 16; i++)
-            {
-                isum += ((w[wo + 2 + i] & 0xF) - 8) * (sbyte)act[ao + 2 + i];
-                isum += ((w[wo + 2 + i] >> 4) - 8) * (sbyte)act[ao + 2 + 16 + i];
-            }
-            float dw = (float)BinaryPrimitives.ReadHalfLittleEndian(w.AsSpan(wo));
-            float da = (float)BinaryPrimitives.ReadHalfLittleEndian(act.AsSpan(ao));
-            acc = MathF.FusedMultiplyAdd(isum, dw * da, acc);
-        }
-        return acc;
-    }
-
     private static byte[] Pack(byte[] w, int rows, int cols)
     {
         var packed = new byte[RepackedQ4_0.PackedBytes(rows, cols)];
@@ -89,7 +68,7 @@ public sealed unsafe class RepackedQ4_0Tests
         int actRow = cols / 32 * Q8_0Bytes;
         for (int t = 0; t < n; t++)
             for (int r = 0; r < rows; r++)
-                AssertSame(Model(w, r, act, t * actRow, cols), y[t * rows + r], $"{what} width={width} n={n} t={t} r={r}");
+                AssertSame(RepackOrderTests.ModelQ4_0(w, r, act, cols, t * actRow), y[t * rows + r], $"{what} width={width} n={n} t={t} r={r}");
     }
 
     /// <summary>Every token count the prefill splits differently (16/8/4/2/1 groups), with and without a padding group.</summary>
@@ -209,7 +188,7 @@ public sealed unsafe class RepackedQ4_0Tests
                     {
                         float v = y[t * stride + r];
                         if (r >= g0 * 16 && r < Math.Min(rows, g1 * 16))
-                            AssertSame(Model(w, r, act, t * actRow, cols), v, $"groups [{g0},{g1}) n={n} t={t} r={r}");
+                            AssertSame(RepackOrderTests.ModelQ4_0(w, r, act, cols, t * actRow), v, $"groups [{g0},{g1}) n={n} t={t} r={r}");
                         else
                             Assert.True(float.IsNaN(v), $"groups [{g0},{g1}) n={n} t={t}: row {r} written");
                     }

@@ -15,48 +15,6 @@ public sealed unsafe class RepackedQ4_KTests
 {
     private const int QK_K = 256, Q4_KBytes = 144, Q8_KBytes = 292;
 
-    private static (int Scale, int Min) ScaleMinK4(ReadOnlySpan<byte> s, int j) => j < 4
-        ? (s[j] & 63, s[j + 4] & 63)
-        : ((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4));
-
-    private static float Half(byte[] b, int o) => (float)BinaryPrimitives.ReadHalfLittleEndian(b.AsSpan(o));
-
-    /// <summary>RepackOrderTests.ModelQ4_K, with the activation row at an offset.</summary>
-    private static float Model(byte[] w, int r, byte[] act, int ao0, int cols, bool gemm)
-    {
-        int group = gemm ? 2 : 8;
-        int nb = cols / QK_K;
-        float acc = 0f, accMin = 0f;
-        for (int b = 0; b < nb; b++)
-        {
-            int wo = (r * nb + b) * Q4_KBytes, ao = ao0 + b * Q8_KBytes;
-            float da = BinaryPrimitives.ReadSingleLittleEndian(act.AsSpan(ao));
-            float dd = Half(w, wo) * da, dm = Half(w, wo + 2) * da;
-            int isum = 0, imin = 0;
-            for (int j = 0; j < 8; j++)
-            {
-                (int sc, int mn) = ScaleMinK4(w.AsSpan(wo + 4, 12), j);
-                int sub = 0;
-                for (int i = 0; i < 32; i++)
-                {
-                    byte q = w[wo + 16 + j / 2 * 32 + i];
-                    sub += ((j & 1) == 0 ? q & 0xF : q >> 4) * (sbyte)act[ao + 4 + 32 * j + i];
-                }
-                isum += sc * sub;
-                int bsum = BinaryPrimitives.ReadInt16LittleEndian(act.AsSpan(ao + 260 + 4 * j)) +
-                           BinaryPrimitives.ReadInt16LittleEndian(act.AsSpan(ao + 262 + 4 * j));
-                imin += mn * bsum;
-                if ((j + 1) % group == 0)
-                {
-                    acc = MathF.FusedMultiplyAdd(isum, dd, acc);
-                    accMin = MathF.FusedMultiplyAdd(imin, dm, accMin);
-                    isum = imin = 0;
-                }
-            }
-        }
-        return acc - accMin;
-    }
-
     private static byte[] Quantize(float[] x, int n, int cols)
     {
         var act = new byte[n * (cols / QK_K) * Q8_KBytes];
@@ -115,7 +73,7 @@ public sealed unsafe class RepackedQ4_KTests
                     Assert.True(float.IsNaN(got), $"width {width} gemm {gemm} n={n}: wrote row {r} of token {t} outside [{r0}, {r1})");
                     continue;
                 }
-                float want = Model(w, r, act, t * actRow, cols, gemm);
+                float want = RepackOrderTests.ModelQ4_K(w, r, act, cols, gemm, t * actRow);
                 if (BitConverter.SingleToInt32Bits(want) != BitConverter.SingleToInt32Bits(got))
                     Assert.Fail($"width {width} gemm {gemm} rows {rows} cols {cols} n={n} t={t} r={r}: model {want:R}, kernel {got:R}");
             }
