@@ -324,8 +324,7 @@ public static unsafe partial class MatMul
     {
         ArgumentNullException.ThrowIfNull(pool);
         bool three = w2.Rows > 0;
-        if ((w0.Packed != null || w1.Packed != null || w2.Packed != null) && KernelSettings.SharedDecode &&
-            w0.Cols == w1.Cols && (!three || w0.Cols == w2.Cols) && n > 0)
+        if ((w0.IsPacked || w1.IsPacked || w2.IsPacked) && KernelSettings.SharedDecode)
         {
             MultiplySharedBatched(x, n, pool, w0, y0, w1, y1, w2, y2);
             return;
@@ -400,8 +399,10 @@ public static unsafe partial class MatMul
         in WeightMatrix w0, Span<float> y0, in WeightMatrix w1, Span<float> y1) =>
         MultiplyShared(x, n, pool, w0, y0, w1, y1, default, default);
 
+    // The fused loop reads plain rows, so packed matrices never take it.
     private static bool SharedApplies(int n, in WeightMatrix a, in WeightMatrix b) =>
         n == 1 && a.Cols == b.Cols && a.Cols > 0 && a.Rows > 0 && b.Rows > 0 && a.Data != null && b.Data != null &&
+        !a.IsPacked && !b.IsPacked &&
         IsQuantized(a.Type) && IsQuantized(b.Type) && DotType(a.Type) == DotType(b.Type);
 
     private static bool IsQuantized(GgmlType t) => t is
