@@ -66,6 +66,7 @@ public static unsafe partial class MatMul
                 s.UnitGroups = w.Packed == null || w.Type == GgmlType.Q2_K ? 1 : 2;
                 s.Groups = w.Packed != null ? WeightPacking.Groups(w.Type, w.Rows) : 0;
                 s.Rows = w.Packed != null ? (s.Groups + s.UnitGroups - 1) / s.UnitGroups : w.Rows;
+                s.UnitRows = w.Packed != null ? WeightPacking.GroupRows(w.Type) * s.UnitGroups : 1;
                 // llama.cpp runs the first n - n % 4 tokens of a repacked product through gemm, the rest through gemv
                 // (Q4_K groups its sub-blocks differently in the two); expert products (mul_mat_id) always run gemv.
                 s.Split = s.Kind is Kind.Q4_KPacked or Kind.Q2_KPacked && !job.ExpertOrder ? job.Tokens - job.Tokens % 4 : 0;
@@ -159,14 +160,7 @@ public static unsafe partial class MatMul
             {
                 ref var s = ref js[i];
                 s.Lo = units;
-                // A packed job's unit is a unit of groups of rows.
-                s.Cost = s.Kind switch
-                {
-                    Kind.Q4_0Packed => (long)s.N * RepackedQ4_0.GroupRows * s.UnitGroups,
-                    Kind.Q4_KPacked => (long)s.N * RepackedQ4_K.GroupRows * s.UnitGroups,
-                    Kind.Q2_KPacked => (long)s.N * RepackedQ2_K.GroupRows * s.UnitGroups,
-                    _ => s.N,
-                };
+                s.Cost = (long)s.N * s.UnitRows; // a packed job's unit holds UnitRows rows
                 units += s.Rows * s.Cost;
                 decode &= s.N == 1;
             }
@@ -379,8 +373,9 @@ public static unsafe partial class MatMul
         public long RowBytes, XStride, YStride, ActRow, AOffset;
         public long TokLo, LayoutLo, Lo, Cost;
         public int Rows, Cols, N, RowTile, ShareOf, Width;
-        // Packed kinds: the matrix height (Rows counts interleaved groups) and the gemm token count.
-        public int MatrixRows, Split, UnitGroups, Groups;
+        // Packed kinds: the matrix height (Rows counts units of interleaved groups), the gemm token count, the groups
+        // per unit, the matrix's group count and the rows per unit (1 for plain jobs).
+        public int MatrixRows, Split, UnitGroups, Groups, UnitRows;
         public GgmlType DotType;
         public Kind Kind;
         public PrefillLayout Layout;
@@ -412,8 +407,8 @@ public static unsafe partial class MatMul
                     for (int t = first; t < last; t++)
                         ActivationQuantizer.QuantizeForKernel(s.DotType, s.X + t * s.XStride, s.A + t * s.ActRow, s.Cols, Width);
                 }
-                else if (s.Kind is Kind.Q4_0Packed or Kind.Q4_KPacked || s.Layout.Kind != LayoutNone)
-                    BuildLayout(s, first, last);
+                else
+                    BuildLayout(s, first, last); // only jobs with layout items get here
             }
         }
     }
