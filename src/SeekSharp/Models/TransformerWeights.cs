@@ -139,7 +139,7 @@ internal sealed unsafe class TensorLoader(GgufFile file, PackedWeightStore? pack
     public WeightMatrix Packable(in WeightMatrix w) => packed != null ? packed.Add(w, file) : w;
 
     /// <summary>Fills the reserved packed copies (reading the plain rows from the file), on all cores.</summary>
-    public void PackAll() => packed?.PackAll(file.Path, Environment.ProcessorCount);
+    public void PackAll() => packed?.PackAll(Environment.ProcessorCount);
 
     /// <summary>A 2-D weight; <paramref name="packable"/> is false for one only read by rows (the token embedding).</summary>
     public WeightMatrix Matrix(string name, long columns, long rows, bool packable = true)

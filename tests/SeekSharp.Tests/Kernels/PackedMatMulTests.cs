@@ -31,7 +31,7 @@ public sealed unsafe class PackedMatMulTests
             _pin = GCHandle.Alloc(bytes, GCHandleType.Pinned);
             Plain = new WeightMatrix(type, rows, cols, (byte*)_pin.AddrOfPinnedObject());
             Matrix = _store.Add(Plain);
-            _store.PackAll(null, 2);
+            _store.PackAll(2);
         }
 
         public WeightMatrix Plain { get; }

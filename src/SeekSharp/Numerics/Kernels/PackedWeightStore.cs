@@ -25,7 +25,8 @@ public sealed unsafe class PackedWeightStore : IDisposable
     private readonly List<Pending> _pending = new();
     private bool _disposed;
 
-    private readonly record struct Pending(GgmlType Type, int Rows, int Cols, long RowBytes, long FileOffset, nint Source, nint Destination);
+    // Path: the file to read the plain rows from (at FileOffset), or null to read them at Source.
+    private readonly record struct Pending(GgmlType Type, int Rows, int Cols, long RowBytes, string? Path, long FileOffset, nint Source, nint Destination);
 
     /// <summary>Bytes held by the packed copies.</summary>
     public long Bytes { get; private set; }
@@ -50,8 +51,9 @@ public sealed unsafe class PackedWeightStore : IDisposable
         byte* dst = Allocate(bytes);
         Bytes += bytes;
         Count++;
-        long fileOffset = file?.Path == null ? -1 : file.FileOffsetOf(w.Data);
-        _pending.Add(new Pending(w.Type, w.Rows, w.Cols, w.RowBytes, fileOffset, (nint)w.Data, (nint)dst));
+        string? path = file?.Path;
+        long fileOffset = path == null ? 0 : file!.FileOffsetOf(w.Data);
+        _pending.Add(new Pending(w.Type, w.Rows, w.Cols, w.RowBytes, path, fileOffset, (nint)w.Data, (nint)dst));
         return w.WithPacked(dst);
     }
 
@@ -76,11 +78,8 @@ public sealed unsafe class PackedWeightStore : IDisposable
         return p;
     }
 
-    /// <summary>
-    /// Fills every reserved copy, on up to <paramref name="threads"/> threads; rows added with a file are read from
-    /// <paramref name="path"/> (that file's path).
-    /// </summary>
-    public void PackAll(string? path, int threads)
+    /// <summary>Fills every reserved copy, on up to <paramref name="threads"/> threads.</summary>
+    public void PackAll(int threads)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_pending.Count == 0)
@@ -95,15 +94,20 @@ public sealed unsafe class PackedWeightStore : IDisposable
             for (int g = 0; g < groups; g += step)
                 items.Add((j, g, Math.Min(groups, g + step)));
         }
-        using SafeFileHandle? handle = path != null ? File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess) : null;
+        // One handle per source file (a model's store has one).
+        var handles = new Dictionary<string, SafeFileHandle>();
         try
         {
+            foreach (var p in _pending)
+                if (p.Path != null && !handles.ContainsKey(p.Path))
+                    handles[p.Path] = File.OpenHandle(p.Path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
             Parallel.For(0, items.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) },
                 () => new ReadBuffer(),
                 (i, _, buffer) =>
                 {
                     var (job, g0, g1) = items[i];
-                    PackSlab(_pending[job], g0, g1, handle, buffer);
+                    var p = _pending[job];
+                    PackSlab(p, g0, g1, p.Path == null ? null : handles[p.Path], buffer);
                     return buffer;
                 },
                 buffer => buffer.Dispose());
@@ -113,6 +117,11 @@ public sealed unsafe class PackedWeightStore : IDisposable
             // Report the first failure itself (a truncated file, an I/O error), not the parallel loop's wrapper.
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
         }
+        finally
+        {
+            foreach (var h in handles.Values)
+                h.Dispose();
+        }
         _pending.Clear();
     }
 
@@ -121,7 +130,7 @@ public sealed unsafe class PackedWeightStore : IDisposable
         int groupRows = WeightPacking.GroupRows(p.Type);
         int r0 = g0 * groupRows, r1 = Math.Min(p.Rows, g1 * groupRows);
         byte* src = (byte*)p.Source;
-        if (handle != null && p.FileOffset >= 0)
+        if (handle != null)
         {
             long bytes = (r1 - r0) * p.RowBytes;
             byte* b = buffer.Get(bytes);
