@@ -148,33 +148,7 @@ internal unsafe struct Q2_KKernel : IDotKernel
             if (width >= 256)
             {
                 acc = Fma.MultiplyAdd(Vector256.Create(dmin), Vector256.ConvertToSingle(Vector256.Load(isum)), acc);
-                Vector256<int> s;
-                if (width >= 512)
-                {
-                    Vector512<byte> bits = Vector512.Load(qs);
-                    Vector512<int> s512 = Vector512<int>.Zero;
-                    for (int k = 0; k < 4; k++)
-                    {
-                        Vector512<byte> q = Simd.Shr(bits, 2 * k) & Vector512.Create((byte)3);
-                        Vector512<short> p = Simd.MulPairs(q, KQuant.Act512(y, k, 4 + k));
-                        s512 += Simd.MAdd(p, KQuant.Scales16(sc[2 * k] & 15, sc[2 * k + 1] & 15, sc[8 + 2 * k] & 15, sc[9 + 2 * k] & 15));
-                    }
-                    s = KQuant.Fold(s512);
-                }
-                else
-                {
-                    s = Vector256<int>.Zero;
-                    for (int j = 0; j < 2; j++)
-                    {
-                        Vector256<byte> bits = Vector256.Load(qs + 32 * j);
-                        for (int k = 0; k < 4; k++)
-                        {
-                            int c = 4 * j + k;
-                            Vector256<byte> q = Simd.Shr(bits, 2 * k) & Vector256.Create((byte)3);
-                            s += Simd.MAdd(Simd.MulPairs(q, KQuant.Act256(y, c)), KQuant.Scales16(sc[2 * c] & 15, sc[2 * c + 1] & 15));
-                        }
-                    }
-                }
+                Vector256<int> s = width >= 512 ? KQuant.Fold(Sums512(x, y)) : Sums256(x, y, 0) + Sums256(x, y, 1);
                 acc = Fma.MultiplyAdd(Vector256.Create(d), Vector256.ConvertToSingle(s), acc);
             }
             else if (width >= 128)
@@ -182,19 +156,9 @@ internal unsafe struct Q2_KKernel : IDotKernel
                 Vector128<float> vmin = Vector128.Create(dmin);
                 lo = Vector128.FusedMultiplyAdd(vmin, Vector128.ConvertToSingle(Vector128.Load(isum)), lo);
                 hi = Vector128.FusedMultiplyAdd(vmin, Vector128.ConvertToSingle(Vector128.Load(isum + 4)), hi);
-                Vector128<int> s0 = Vector128<int>.Zero, s1 = Vector128<int>.Zero;
-                for (int j = 0; j < 2; j++)
-                {
-                    Vector128<byte> b0 = Vector128.Load(qs + 32 * j), b1 = Vector128.Load(qs + 32 * j + 16);
-                    for (int k = 0; k < 4; k++)
-                    {
-                        int c = 4 * j + k;
-                        Vector128<byte> q0 = Simd.Shr(b0, 2 * k) & Vector128.Create((byte)3);
-                        Vector128<byte> q1 = Simd.Shr(b1, 2 * k) & Vector128.Create((byte)3);
-                        s0 += Simd.MAdd(Simd.MulPairs(q0, KQuant.Act128(y, c, 0)), Vector128.Create((short)(sc[2 * c] & 15)));
-                        s1 += Simd.MAdd(Simd.MulPairs(q1, KQuant.Act128(y, c, 1)), Vector128.Create((short)(sc[2 * c + 1] & 15)));
-                    }
-                }
+                Sums128(x, y, 0, out Vector128<int> a0, out Vector128<int> a1);
+                Sums128(x, y, 1, out Vector128<int> b0, out Vector128<int> b1);
+                Vector128<int> s0 = a0 + b0, s1 = a1 + b1;
                 Vector128<float> vd = Vector128.Create(d);
                 lo = Vector128.FusedMultiplyAdd(vd, Vector128.ConvertToSingle(s0), lo);
                 hi = Vector128.FusedMultiplyAdd(vd, Vector128.ConvertToSingle(s1), hi);
@@ -214,6 +178,60 @@ internal unsafe struct Q2_KKernel : IDotKernel
             }
         }
         return width >= 256 ? Simd.HSum8(acc) : width >= 128 ? Simd.HSum8(lo, hi) : Simd.HSum8(sacc);
+    }
+
+    // Exact integer sums sc_k * (q · a) of one Q2_K super-block (x) against a Q8_K block (y), in 32-bit lanes of four
+    // values each: the part of the block dot this kernel and the repacked order (RepackedQ2_K) share.
+
+    /// <summary>Low 256 bits: the first 128 values (lane l = values 4l.. of each 32-value chunk), high 256 bits: the second.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Sums512(byte* x, byte* y)
+    {
+        byte* sc = x;
+        Vector512<byte> bits = Vector512.Load(x + 16);
+        Vector512<int> s = Vector512<int>.Zero;
+        for (int k = 0; k < 4; k++)
+        {
+            Vector512<byte> q = Simd.Shr(bits, 2 * k) & Vector512.Create((byte)3);
+            Vector512<short> p = Simd.MulPairs(q, KQuant.Act512(y, k, 4 + k));
+            s += Simd.MAdd(p, KQuant.Scales16(sc[2 * k] & 15, sc[2 * k + 1] & 15, sc[8 + 2 * k] & 15, sc[9 + 2 * k] & 15));
+        }
+        return s;
+    }
+
+    /// <summary>Values 128 * <paramref name="half"/> .. + 127.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Sums256(byte* x, byte* y, int half)
+    {
+        byte* sc = x;
+        Vector256<byte> bits = Vector256.Load(x + 16 + 32 * half);
+        Vector256<int> s = Vector256<int>.Zero;
+        for (int k = 0; k < 4; k++)
+        {
+            int c = 4 * half + k;
+            Vector256<byte> q = Simd.Shr(bits, 2 * k) & Vector256.Create((byte)3);
+            s += Simd.MAdd(Simd.MulPairs(q, KQuant.Act256(y, c)), KQuant.Scales16(sc[2 * c] & 15, sc[2 * c + 1] & 15));
+        }
+        return s;
+    }
+
+    /// <summary>Values 128 * <paramref name="half"/> .. + 127: the first 16 of each 32-value chunk in <paramref name="s0"/>,
+    /// the second 16 in <paramref name="s1"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Sums128(byte* x, byte* y, int half, out Vector128<int> s0, out Vector128<int> s1)
+    {
+        byte* sc = x;
+        Vector128<byte> b0 = Vector128.Load(x + 16 + 32 * half), b1 = Vector128.Load(x + 16 + 32 * half + 16);
+        s0 = Vector128<int>.Zero;
+        s1 = Vector128<int>.Zero;
+        for (int k = 0; k < 4; k++)
+        {
+            int c = 4 * half + k;
+            Vector128<byte> q0 = Simd.Shr(b0, 2 * k) & Vector128.Create((byte)3);
+            Vector128<byte> q1 = Simd.Shr(b1, 2 * k) & Vector128.Create((byte)3);
+            s0 += Simd.MAdd(Simd.MulPairs(q0, KQuant.Act128(y, c, 0)), Vector128.Create((short)(sc[2 * c] & 15)));
+            s1 += Simd.MAdd(Simd.MulPairs(q1, KQuant.Act128(y, c, 1)), Vector128.Create((short)(sc[2 * c + 1] & 15)));
+        }
     }
 }
 

@@ -66,57 +66,21 @@ internal static unsafe class RepackedQ2_K
     /// <summary>sum_k sc_k * (q_k . a_k) over the first and over the second 128 values of one super-block (exact).</summary>
     private static (int, int) HalfSums(byte* x, byte* y, int width)
     {
-        byte* sc = x;
-        byte* qs = x + 16;
         if (width >= 512)
         {
-            // The low 256 bits hold chunk k of the first half, the high 256 bits chunk k of the second.
-            Vector512<byte> bits = Vector512.Load(qs);
-            Vector512<int> s = Vector512<int>.Zero;
-            for (int k = 0; k < 4; k++)
-            {
-                Vector512<byte> q = Simd.Shr(bits, 2 * k) & Vector512.Create((byte)3);
-                Vector512<short> p = Simd.MulPairs(q, KQuant.Act512(y, k, 4 + k));
-                s += Simd.MAdd(p, KQuant.Scales16(sc[2 * k] & 15, sc[2 * k + 1] & 15, sc[8 + 2 * k] & 15, sc[9 + 2 * k] & 15));
-            }
+            Vector512<int> s = Q2_KKernel.Sums512(x, y);
             return (Vector256.Sum(s.GetLower()), Vector256.Sum(s.GetUpper()));
         }
         if (width >= 256)
-        {
-            int s0 = 0, s1 = 0;
-            for (int j = 0; j < 2; j++)
-            {
-                Vector256<byte> bits = Vector256.Load(qs + 32 * j);
-                Vector256<int> s = Vector256<int>.Zero;
-                for (int k = 0; k < 4; k++)
-                {
-                    int c = 4 * j + k;
-                    Vector256<byte> q = Simd.Shr(bits, 2 * k) & Vector256.Create((byte)3);
-                    s += Simd.MAdd(Simd.MulPairs(q, KQuant.Act256(y, c)), KQuant.Scales16(sc[2 * c] & 15, sc[2 * c + 1] & 15));
-                }
-                if (j == 0) s0 = Vector256.Sum(s); else s1 = Vector256.Sum(s);
-            }
-            return (s0, s1);
-        }
+            return (Vector256.Sum(Q2_KKernel.Sums256(x, y, 0)), Vector256.Sum(Q2_KKernel.Sums256(x, y, 1)));
         if (width >= 128)
         {
-            int s0 = 0, s1 = 0;
-            for (int j = 0; j < 2; j++)
-            {
-                Vector128<byte> b0 = Vector128.Load(qs + 32 * j), b1 = Vector128.Load(qs + 32 * j + 16);
-                Vector128<int> s = Vector128<int>.Zero;
-                for (int k = 0; k < 4; k++)
-                {
-                    int c = 4 * j + k;
-                    Vector128<byte> q0 = Simd.Shr(b0, 2 * k) & Vector128.Create((byte)3);
-                    Vector128<byte> q1 = Simd.Shr(b1, 2 * k) & Vector128.Create((byte)3);
-                    s += Simd.MAdd(Simd.MulPairs(q0, KQuant.Act128(y, c, 0)), Vector128.Create((short)(sc[2 * c] & 15)));
-                    s += Simd.MAdd(Simd.MulPairs(q1, KQuant.Act128(y, c, 1)), Vector128.Create((short)(sc[2 * c + 1] & 15)));
-                }
-                if (j == 0) s0 = Vector128.Sum(s); else s1 = Vector128.Sum(s);
-            }
-            return (s0, s1);
+            Q2_KKernel.Sums128(x, y, 0, out Vector128<int> a0, out Vector128<int> a1);
+            Q2_KKernel.Sums128(x, y, 1, out Vector128<int> b0, out Vector128<int> b1);
+            return (Vector128.Sum(a0 + a1), Vector128.Sum(b0 + b1));
         }
+        byte* sc = x;
+        byte* qs = x + 16;
         int h0 = 0, h1 = 0;
         sbyte* q8 = (sbyte*)(y + 4);
         for (int v = 0; v < 256; v++)
