@@ -7,17 +7,23 @@ using SeekSharp.Bench.Kernels;
 //
 // Modes (one file each):
 //   decode   one-token products with Q4_0/Q5_0/Q8_0/Q4_1/Q5_1 weights: one-row vs multi-row kernels (DecodeBench.cs)
+//   stream   one-token products on T threads against the memory bandwidth probe, per weight shape (StreamBench.cs)
 
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
-    Console.WriteLine("usage: SeekSharp.Bench.Kernels MODE [options]   (modes: decode)");
+    Console.WriteLine("usage: SeekSharp.Bench.Kernels MODE [options]   (modes: decode, stream)");
     Console.WriteLine(DecodeBench.Usage);
+    Console.WriteLine(StreamBench.Usage);
     return args.Length == 0 ? 1 : 0;
 }
 string[] rest = args[1..];
+// As the models do: the kernels are compiled fully optimized at first call, and only read statics as constants (with
+// no initialization checks in their loops) when the classes are initialized before that.
+SeekSharp.Numerics.KernelStatics.EnsureInitialized();
 return args[0] switch
 {
     "decode" => DecodeBench.Run(rest),
+    "stream" => StreamBench.Run(rest),
     _ => Unknown(args[0]),
 };
 

@@ -103,8 +103,10 @@ internal static unsafe class LegacyDecode
     // row is 8 cache lines) that restart every group, which the hardware prefetcher follows poorly from DRAM: single-
     // threaded A/B runs were up to 2x slower than the one-row kernel without software prefetch. So each pass prefetches
     // the next group of four rows while it runs: for small groups (up to this many bytes) as one sequential sweep over
-    // the group's bytes, for larger ones per row at the same block, one group ahead (the sweep would run too far ahead
-    // of the larger groups' reads and evict them from L1; per-row prefetch measured slower on small groups).
+    // the group's bytes into L1, for larger ones per row at the same block, one group ahead, into L2 only. A larger
+    // group prefetched into L1 evicts the current group's lines and the activations before they are read: a 896 x 4864
+    // Q8_0 product (20 KiB groups) streamed at 16 GB/s from DRAM on one thread with prefetcht0, 24 GB/s with
+    // prefetcht1 (`SeekSharp.Bench.Kernels stream`); per-row prefetch measured slower on small groups.
     private const long LinearPrefetchBytes = 16 * 1024;
 
     /// <summary>Prefetches the part of the next group for this block step; returns the sweep pointer.</summary>
@@ -121,10 +123,10 @@ internal static unsafe class LegacyDecode
             Sse.Prefetch0(next + 128);
             return next + step;
         }
-        Sse.Prefetch0(x0 + group);
-        Sse.Prefetch0(x1 + group);
-        Sse.Prefetch0(x2 + group);
-        Sse.Prefetch0(x3 + group);
+        Sse.Prefetch1(x0 + group);
+        Sse.Prefetch1(x1 + group);
+        Sse.Prefetch1(x2 + group);
+        Sse.Prefetch1(x3 + group);
         return next;
     }
 

@@ -1,0 +1,121 @@
+using System.Runtime.InteropServices;
+using SeekSharp.Diagnostics;
+using SeekSharp.Gguf;
+using SeekSharp.Numerics;
+using SeekSharp.Numerics.Threading;
+
+namespace SeekSharp.Bench.Kernels;
+
+/// <summary>
+/// stream mode: how close one-token products (MatMul.Multiply, n = 1) on a pool of T threads come to the memory
+/// bandwidth probe (MemoryBandwidth.Measure), per weight shape of a model. For each shape, copies of a random matrix
+/// adding up to --dram-mib are multiplied in turn (every call streams from memory), alternating with probe passes;
+/// prints the kernel's weight GB/s, the probe's, and their ratio (medians). This is the share of the ceiling a decode
+/// step spends in that product.
+/// </summary>
+internal static unsafe class StreamBench
+{
+    public const string Usage =
+        "stream [--type q8_0] [--model qwen05|r1|ds2] [--threads 2] [--runs 7] [--ms 80] [--dram-mib 256]";
+
+    private static bool s_verbose, s_noProbe;
+
+    public static int Run(string[] args)
+    {
+        GgmlType type = GgmlType.Q8_0;
+        string model = "qwen05";
+        int threads = 2, runs = 7, dramMib = 256;
+        double ms = 80;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--type": type = Enum.Parse<GgmlType>(args[++i], ignoreCase: true); break;
+                case "--model": model = args[++i]; break;
+                case "--threads": threads = int.Parse(args[++i]); break;
+                case "--runs": runs = int.Parse(args[++i]); break;
+                case "--ms": ms = double.Parse(args[++i]); break;
+                case "--dram-mib": dramMib = int.Parse(args[++i]); break;
+                case "--verbose": s_verbose = true; break;
+                case "--no-probe": s_noProbe = true; break;
+                default: Console.Error.WriteLine($"unknown argument {args[i]}\n{Usage}"); return 1;
+            }
+        }
+        (int Rows, int Cols)[] shapes = model switch
+        {
+            "qwen05" => [(896, 896), (128, 896), (4864, 896), (896, 4864), (151936, 896)],
+            "r1" => [(1536, 1536), (256, 1536), (8960, 1536), (1536, 8960), (151936, 1536)],
+            "ds2" => [(1408, 2048), (2048, 1408), (10944, 2048), (2048, 10944), (102400, 2048), (576, 2048), (3072, 512)],
+            _ => throw new ArgumentException($"stream: unknown model {model}"),
+        };
+        using var pool = new WorkerPool(threads);
+        Console.WriteLine($"stream: {GgmlTypeInfo.Name(type)}, {threads} threads, {runs} alternating runs, {dramMib} MiB of copies per shape");
+        Console.WriteLine($"{"rows x cols",-13} {"MiB/mat",8} {"kernel GB/s",12} {"probe GB/s",11} {"share",7}");
+        var rng = new Random(7);
+        foreach (var (rows, cols) in shapes)
+            RunShape(type, rows, cols, dramMib, runs, ms, pool, rng);
+        return 0;
+    }
+
+    private static void RunShape(GgmlType type, int rows, int cols, int dramMib, int runs, double ms, WorkerPool pool, Random rng)
+    {
+        long rowBytes = GgmlTypeInfo.RowSize(type, cols), matBytes = rows * rowBytes;
+        int copies = (int)Math.Max(2, (dramMib * (1L << 20) + matBytes - 1) / matBytes);
+        byte* data = (byte*)NativeMemory.AlignedAlloc((nuint)(matBytes * copies), 64);
+        try
+        {
+            Fill(type, data, matBytes * copies, rng);
+            var mats = new WeightMatrix[copies];
+            for (int c = 0; c < copies; c++) mats[c] = new WeightMatrix(type, rows, cols, data + c * matBytes);
+            float[] x = new float[cols], y = new float[rows];
+            for (int i = 0; i < cols; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+            void Op()
+            {
+                for (int c = 0; c < mats.Length; c++) MatMul.Multiply(mats[c], x, 1, y, pool);
+            }
+            void CacheOp()
+            {
+                for (int c = 0; c < mats.Length; c++) MatMul.Multiply(mats[0], x, 1, y, pool);
+            }
+            int reps = BenchTiming.Calibrate(Op, ms);
+            for (int k = 0; k < 3; k++) BenchTiming.Time(Op, reps);
+            var kernel = new double[runs];
+            var probe = new double[runs];
+            var cache = new double[runs];
+            for (int r = 0; r < runs; r++)
+            {
+                kernel[r] = matBytes * copies / BenchTiming.Time(Op, reps) / 1e9;
+                probe[r] = s_noProbe ? 1 : MemoryBandwidth.Measure(pool, passes: 2) / 1e9;
+                cache[r] = matBytes * copies / BenchTiming.Time(CacheOp, reps) / 1e9;
+            }
+            double k2 = BenchTiming.Median(kernel), p2 = BenchTiming.Median(probe);
+            Console.WriteLine($"{$"{rows}x{cols}",-13} {matBytes / 1048576.0,8:F2} {k2,12:F2} {p2,11:F2} {k2 / p2,7:P1}" +
+                              (s_verbose ? "\n   kernel runs: " + string.Join(" ", kernel.Select(v => v.ToString("F1"))) +
+                                             "\n   cached runs: " + string.Join(" ", cache.Select(v => v.ToString("F1"))) +
+                                             "\n   probe runs:  " + string.Join(" ", probe.Select(v => v.ToString("F1"))) : ""));
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(data);
+        }
+    }
+
+    private static void Fill(GgmlType type, byte* p, long bytes, Random rng)
+    {
+        var span = new Span<byte>(p, checked((int)Math.Min(bytes, int.MaxValue)));
+        rng.NextBytes(span);
+        for (long o = int.MaxValue; o < bytes; o++) p[o] = (byte)o;
+        int blockBytes = (int)GgmlTypeInfo.TypeSize(type);
+        int at = type == GgmlType.Q6_K ? 208 : 0;
+        if (type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)
+        {
+            if (type == GgmlType.F16) for (long b = 0; b + 2 <= bytes; b += 2) *(Half*)(p + b) = (Half)0.01f;
+            if (type == GgmlType.F32) for (long b = 0; b + 4 <= bytes; b += 4) *(float*)(p + b) = 0.01f;
+            return;
+        }
+        int halves = type is GgmlType.Q4_1 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K ? 2 : 1;
+        for (long b = 0; b < bytes; b += blockBytes)
+            for (int h = 0; h < halves; h++)
+                *(Half*)(p + b + at + 2 * h) = (Half)0.01f;
+    }
+}
