@@ -16,9 +16,10 @@ namespace SeekSharp.Bench.Kernels;
 internal static unsafe class StreamBench
 {
     public const string Usage =
-        "stream [--type q8_0] [--model qwen05|r1|ds2] [--threads 2] [--runs 7] [--ms 80] [--dram-mib 256]";
+        "stream [--type q8_0] [--model qwen05|r1|ds2] [--threads 2] [--runs 7] [--ms 80] [--dram-mib 256] [--packed] [--verbose] [--no-probe]\n" +
+        "       (--packed: Q4_0/Q4_K/Q2_K weights in the load-time repacked layout, as models load them by default)";
 
-    private static bool s_verbose, s_noProbe;
+    private static bool s_verbose, s_noProbe, s_packed;
 
     public static int Run(string[] args)
     {
@@ -38,6 +39,7 @@ internal static unsafe class StreamBench
                 case "--dram-mib": dramMib = int.Parse(args[++i]); break;
                 case "--verbose": s_verbose = true; break;
                 case "--no-probe": s_noProbe = true; break;
+                case "--packed": s_packed = true; break;
                 default: Console.Error.WriteLine($"unknown argument {args[i]}\n{Usage}"); return 1;
             }
         }
@@ -62,11 +64,23 @@ internal static unsafe class StreamBench
         long rowBytes = GgmlTypeInfo.RowSize(type, cols), matBytes = rows * rowBytes;
         int copies = (int)Math.Max(2, (dramMib * (1L << 20) + matBytes - 1) / matBytes);
         byte* data = (byte*)NativeMemory.AlignedAlloc((nuint)(matBytes * copies), 64);
+        byte* packed = null;
         try
         {
             Fill(type, data, matBytes * copies, rng);
             var mats = new WeightMatrix[copies];
             for (int c = 0; c < copies; c++) mats[c] = new WeightMatrix(type, rows, cols, data + c * matBytes);
+            if (s_packed && WeightPacking.Applies(type, rows, cols))
+            {
+                // Repack each copy in place through a scratch buffer (the layouts are the same size or a little larger).
+                long packedBytes = WeightPacking.PackedBytes(type, rows, cols);
+                packed = (byte*)NativeMemory.AlignedAlloc((nuint)(packedBytes * copies), 64);
+                for (int c = 0; c < copies; c++)
+                {
+                    WeightPacking.Pack(type, data + c * matBytes, rows, cols, packed + c * packedBytes, 0, WeightPacking.Groups(type, rows));
+                    mats[c] = mats[c].WithPacked(packed + c * packedBytes);
+                }
+            }
             float[] x = new float[cols], y = new float[rows];
             for (int i = 0; i < cols; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
             void Op()
@@ -97,6 +111,7 @@ internal static unsafe class StreamBench
         finally
         {
             NativeMemory.AlignedFree(data);
+            NativeMemory.AlignedFree(packed);
         }
     }
 

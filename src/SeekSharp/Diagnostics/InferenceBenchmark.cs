@@ -60,7 +60,10 @@ public static class InferenceBenchmark
         return new BenchmarkSample($"pp{tokens}", tokens, rates);
     }
 
-    public static BenchmarkSample TextGeneration(InferenceSession session, int vocabSize, int tokens, int repetitions, int seed = 1)
+    /// <summary>tgN: <paramref name="tokens"/> greedy single-token steps from an empty cache, per repetition.</summary>
+    /// <param name="beforeRepetition">Called before each timed repetition with its index (untimed; e.g. a bandwidth probe).</param>
+    public static BenchmarkSample TextGeneration(InferenceSession session, int vocabSize, int tokens, int repetitions, int seed = 1,
+        Action<int>? beforeRepetition = null)
     {
         Check(session, tokens, repetitions);
         var rng = new Random(seed);
@@ -71,6 +74,7 @@ public static class InferenceBenchmark
         Span<int> one = stackalloc int[1];
         for (int r = 0; r < repetitions; r++)
         {
+            beforeRepetition?.Invoke(r);
             session.Reset();
             one[0] = first;
             long t0 = Stopwatch.GetTimestamp();

@@ -12,6 +12,9 @@ namespace SeekSharp.Diagnostics;
 /// <remarks>
 /// Decoding reads every active weight once per token, so tokens/s can never exceed this bandwidth divided by the
 /// weight bytes read per token. The best of several passes is reported (the first pass also faults the pages in).
+/// On a shared machine the bandwidth left to one process moves by tens of percent within seconds (other tenants of the
+/// memory bus), so a ceiling is only comparable with a decode run measured right next to it: <see cref="Probe"/> keeps
+/// its buffer for repeated measurements between runs.
 /// </remarks>
 public static unsafe class MemoryBandwidth
 {
@@ -21,31 +24,54 @@ public static unsafe class MemoryBandwidth
     /// <summary>Returns the best read bandwidth in bytes per second over <paramref name="passes"/> passes.</summary>
     public static double Measure(WorkerPool pool, long bytes = DefaultBytes, int passes = 5)
     {
-        ArgumentNullException.ThrowIfNull(pool);
-        ArgumentOutOfRangeException.ThrowIfLessThan(bytes, 1L << 20);
-        ArgumentOutOfRangeException.ThrowIfLessThan(passes, 1);
-        long vectors = bytes / 64;
-        var data = (Vector512<float>*)NativeMemory.AlignedAlloc((nuint)(vectors * 64), 64);
-        try
+        using var probe = new Probe(pool, bytes);
+        return probe.Measure(passes);
+    }
+
+    /// <summary>A probe buffer, filled once, for repeated measurements (<see cref="Measure(int)"/>).</summary>
+    public sealed class Probe : IDisposable
+    {
+        private readonly WorkerPool _pool;
+        private readonly long _vectors;
+        private Vector512<float>* _data;
+
+        /// <summary>Allocates and fills <paramref name="bytes"/> (resident from here until <see cref="Dispose"/>).</summary>
+        public Probe(WorkerPool pool, long bytes = DefaultBytes)
         {
+            ArgumentNullException.ThrowIfNull(pool);
+            ArgumentOutOfRangeException.ThrowIfLessThan(bytes, 1L << 20);
+            _pool = pool;
+            _vectors = bytes / 64;
+            _data = (Vector512<float>*)NativeMemory.AlignedAlloc((nuint)(_vectors * 64), 64);
             // Non-zero fill so the pages are really backed (zero pages would all map one shared page).
-            new Span<byte>(data, (int)Math.Min(int.MaxValue, vectors * 64)).Fill(1);
-            for (long i = int.MaxValue / 64; i < vectors; i++) data[i] = Vector512<float>.One;
-            int parts = pool.ThreadCount;
+            new Span<byte>(_data, (int)Math.Min(int.MaxValue, _vectors * 64)).Fill(1);
+            for (long i = int.MaxValue / 64; i < _vectors; i++) _data[i] = Vector512<float>.One;
+        }
+
+        /// <summary>Bytes the probe streams per pass.</summary>
+        public long Bytes => _vectors * 64;
+
+        /// <summary>The best read bandwidth in bytes per second over <paramref name="passes"/> timed passes (after one untimed).</summary>
+        public double Measure(int passes = 5)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(passes, 1);
+            ObjectDisposedException.ThrowIf(_data == null, this);
+            var body = new ReadBody { Data = _data, Vectors = _vectors, Parts = _pool.ThreadCount };
             double best = 0;
-            var body = new ReadBody { Data = data, Vectors = vectors, Parts = parts };
             for (int p = 0; p < passes + 1; p++)
             {
                 long t0 = Stopwatch.GetTimestamp();
-                pool.For(parts, ref body);
+                _pool.For(body.Parts, ref body);
                 double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                if (p > 0) best = Math.Max(best, vectors * 64 / s); // pass 0 warms up the threads and the TLB
+                if (p > 0) best = Math.Max(best, _vectors * 64 / s); // pass 0 wakes the threads and warms the TLB
             }
             return best;
         }
-        finally
+
+        public void Dispose()
         {
-            NativeMemory.AlignedFree(data);
+            NativeMemory.AlignedFree(_data);
+            _data = null;
         }
     }
 

@@ -50,6 +50,11 @@ public class BenchTests(TestModels models) : IClassFixture<TestModels>
         Assert.True(root.GetProperty("decode_ceiling_ts").GetDouble() > 0);
         double tg = tests[1].GetProperty("avg_ts").GetDouble();
         Assert.Equal(1.5 / 3600 / tg * 1e6, root.GetProperty("usd_per_million_generated_tokens").GetDouble(), 6);
+        // One probe per tg repetition, and the share is that repetition's rate against its own probe.
+        double probe = Assert.Single(root.GetProperty("bandwidth_samples_bytes_per_s").EnumerateArray()).GetDouble();
+        Assert.Equal(probe, root.GetProperty("bandwidth_bytes_per_s").GetDouble());
+        double perToken = root.GetProperty("weight_bytes_per_token").GetInt64();
+        Assert.Equal(tg * perToken / probe, root.GetProperty("decode_share_of_ceiling").GetDouble(), 9);
     }
 
     [Theory]
