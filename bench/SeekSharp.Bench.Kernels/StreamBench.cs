@@ -16,7 +16,8 @@ namespace SeekSharp.Bench.Kernels;
 internal static unsafe class StreamBench
 {
     public const string Usage =
-        "stream [--type q8_0] [--model qwen05|r1|ds2] [--threads 2] [--runs 7] [--ms 80] [--dram-mib 256] [--packed] [--verbose] [--no-probe]\n" +
+        "stream [--type q8_0] [--model qwen05|r1|ds2|ds2k] [--threads 2] [--runs 7] [--ms 80] [--dram-mib 256] [--packed] [--verbose] [--no-probe]\n" +
+        "       [--q4k-prefetch-l2] [--q4k-prefetch-ahead 1]   (RepackedQ4_K's prefetch knobs)\n" +
         "       (--packed: Q4_0/Q4_K/Q2_K weights in the load-time repacked layout, as models load them by default)";
 
     private static bool s_verbose, s_noProbe, s_packed;
@@ -40,6 +41,8 @@ internal static unsafe class StreamBench
                 case "--verbose": s_verbose = true; break;
                 case "--no-probe": s_noProbe = true; break;
                 case "--packed": s_packed = true; break;
+                case "--q4k-prefetch-l2": RepackedQ4_K.PrefetchToL2 = true; break;
+                case "--q4k-prefetch-ahead": RepackedQ4_K.PrefetchSuperBlocks = int.Parse(args[++i]); break;
                 default: Console.Error.WriteLine($"unknown argument {args[i]}\n{Usage}"); return 1;
             }
         }
@@ -48,7 +51,8 @@ internal static unsafe class StreamBench
             "qwen05" => [(896, 896), (128, 896), (4864, 896), (896, 4864), (151936, 896)],
             "r1" => [(1536, 1536), (256, 1536), (8960, 1536), (1536, 8960), (151936, 1536)],
             "ds2" => [(1408, 2048), (2048, 1408), (10944, 2048), (2048, 10944), (102400, 2048), (576, 2048), (3072, 512)],
-            _ => throw new ArgumentException($"stream: unknown model {model}"),
+            "ds2k" => [(1408, 2048), (10944, 2048), (102400, 2048), (576, 2048), (3072, 2048)],
+            _ => throw new ArgumentException($"stream: unknown model {model} (qwen05, r1, ds2, ds2k: the ds2 shapes whose width is a multiple of 256)"),
         };
         using var pool = new WorkerPool(threads);
         Console.WriteLine($"stream: {GgmlTypeInfo.Name(type)}, {threads} threads, {runs} alternating runs, {dramMib} MiB of copies per shape");

@@ -162,6 +162,31 @@ public sealed unsafe class RepackedQ4_KTests
         }
     }
 
+    /// <summary>Decode with the prefetch knobs turned (into L2, three super-blocks ahead) gives the same results.</summary>
+    [Fact]
+    public void PrefetchIntoL2FurtherAhead()
+    {
+        bool oldL2 = RepackedQ4_K.PrefetchToL2;
+        int oldAhead = RepackedQ4_K.PrefetchSuperBlocks;
+        try
+        {
+            RepackedQ4_K.PrefetchToL2 = true;
+            RepackedQ4_K.PrefetchSuperBlocks = 3;
+            var rng = new Random(67);
+            int rows = 88, cols = 1024;
+            byte[] w = ReferenceQuant.RandomWeights(GgmlType.Q4_K, rows, cols, rng);
+            byte[] packed = Pack(w, rows, cols);
+            byte[] act = Quantize(ReferenceQuant.RandomActivations(cols, rng), 1, cols);
+            foreach (var (g0, g1) in new[] { (0, 6), (1, 6), (3, 5) })
+                Check(w, packed, rows, cols, act, 1, g0, g1, gemm: false, KernelSettings.Width);
+        }
+        finally
+        {
+            RepackedQ4_K.PrefetchToL2 = oldL2;
+            RepackedQ4_K.PrefetchSuperBlocks = oldAhead;
+        }
+    }
+
     /// <summary>
     /// Every nibble 15, every scale and min 63, activations all +-127: the int16 pair sums and int32 group sums are at
     /// their largest and must stay exact.
