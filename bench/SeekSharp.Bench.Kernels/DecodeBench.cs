@@ -171,12 +171,27 @@ internal static unsafe class DecodeBench
         }
     }
 
-    /// <summary>Random quants with every f16 field of every block a finite value of modest size (no NaN/inf/denormal).</summary>
-    private static void FillRandom(GgmlType type, byte* p, long bytes, Random rng)
+    /// <summary>
+    /// Random quants with every f16 field of every block a finite value of modest size (no NaN/inf/denormal); float
+    /// types get random values in [-0.05, 0.05).
+    /// </summary>
+    internal static void FillRandom(GgmlType type, byte* p, long bytes, Random rng)
     {
-        rng.NextBytes(new Span<byte>(p, checked((int)bytes)));
+        if (type is GgmlType.F32 or GgmlType.F16)
+        {
+            int size = type == GgmlType.F32 ? 4 : 2;
+            for (long o = 0; o + size <= bytes; o += size)
+            {
+                float v = (float)((rng.NextDouble() * 2 - 1) * 0.05);
+                if (type == GgmlType.F32) *(float*)(p + o) = v;
+                else *(Half*)(p + o) = (Half)v;
+            }
+            return;
+        }
+        for (long o = 0; o < bytes; o += int.MaxValue)
+            rng.NextBytes(new Span<byte>(p + o, (int)Math.Min(int.MaxValue, bytes - o)));
         int blockBytes = (int)GgmlTypeInfo.TypeSize(type);
-        int halves = type is GgmlType.Q4_1 or GgmlType.Q5_1 or GgmlType.Q4_K ? 2 : 1;
+        int halves = type is GgmlType.Q4_1 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K ? 2 : 1;
         int at = type == GgmlType.Q6_K ? 208 : 0; // Q6_K keeps its scale d at the end of the block
         for (long b = 0; b < bytes; b += blockBytes)
             for (int h = 0; h < halves; h++)

@@ -71,7 +71,7 @@ internal static unsafe class StreamBench
         byte* packed = null;
         try
         {
-            Fill(type, data, matBytes * copies, rng);
+            DecodeBench.FillRandom(type, data, matBytes * copies, rng);
             var mats = new WeightMatrix[copies];
             for (int c = 0; c < copies; c++) mats[c] = new WeightMatrix(type, rows, cols, data + c * matBytes);
             if (s_packed && WeightPacking.Applies(type, rows, cols))
@@ -117,24 +117,5 @@ internal static unsafe class StreamBench
             NativeMemory.AlignedFree(data);
             NativeMemory.AlignedFree(packed);
         }
-    }
-
-    private static void Fill(GgmlType type, byte* p, long bytes, Random rng)
-    {
-        var span = new Span<byte>(p, checked((int)Math.Min(bytes, int.MaxValue)));
-        rng.NextBytes(span);
-        for (long o = int.MaxValue; o < bytes; o++) p[o] = (byte)o;
-        int blockBytes = (int)GgmlTypeInfo.TypeSize(type);
-        int at = type == GgmlType.Q6_K ? 208 : 0;
-        if (type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)
-        {
-            if (type == GgmlType.F16) for (long b = 0; b + 2 <= bytes; b += 2) *(Half*)(p + b) = (Half)0.01f;
-            if (type == GgmlType.F32) for (long b = 0; b + 4 <= bytes; b += 4) *(float*)(p + b) = 0.01f;
-            return;
-        }
-        int halves = type is GgmlType.Q4_1 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K ? 2 : 1;
-        for (long b = 0; b < bytes; b += blockBytes)
-            for (int h = 0; h < halves; h++)
-                *(Half*)(p + b + at + 2 * h) = (Half)0.01f;
     }
 }

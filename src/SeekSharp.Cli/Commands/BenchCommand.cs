@@ -100,7 +100,7 @@ internal static class BenchCommand
                 bandwidthProbe?.Dispose();
                 if (pool != null && pool != WorkerPool.Shared) pool.Dispose();
             }
-            double bandwidth = probes.Count > 0 ? Median(probes) : 0;
+            double bandwidth = BenchmarkSample.MedianOf(probes);
 
             string name = InferenceBenchmark.Describe(m.File);
             long size = InferenceBenchmark.ModelBytes(m.File), pars = InferenceBenchmark.ParameterCount(m.File);
@@ -109,7 +109,7 @@ internal static class BenchCommand
             double ceiling = bandwidth > 0 ? bandwidth / perToken : 0;
             // Share of the ceiling: each repetition's rate against the probe just before it, median over repetitions.
             double? share = tg != null && probes.Count == tg.TokensPerSecond.Count && bandwidth > 0
-                ? Median(tg.TokensPerSecond.Select((ts, i) => ts * perToken / probes[i]).ToList())
+                ? BenchmarkSample.MedianOf(tg.TokensPerSecond.Select((ts, i) => ts * perToken / probes[i]))
                 : null;
             double cost = tg != null ? InferenceBenchmark.CostPerMillionTokens(pricePerHour, tg.Mean) : double.NaN;
             if (r.GetValue(json))
@@ -170,11 +170,5 @@ internal static class BenchCommand
             return 0;
         });
         return cmd;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var s = values.Order().ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 }

@@ -22,14 +22,14 @@ public sealed record BenchmarkSample(string Test, int Tokens, IReadOnlyList<doub
         }
     }
 
-    public double Median
+    public double Median => MedianOf(TokensPerSecond);
+
+    /// <summary>The middle value (the mean of the two middle ones for an even count); 0 when there are none.</summary>
+    public static double MedianOf(IEnumerable<double> values)
     {
-        get
-        {
-            if (TokensPerSecond.Count == 0) return 0;
-            var s = TokensPerSecond.Order().ToArray();
-            return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-        }
+        var s = values.Order().ToArray();
+        if (s.Length == 0) return 0;
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 }
 
