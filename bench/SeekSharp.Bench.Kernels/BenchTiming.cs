@@ -62,6 +62,13 @@ internal static class BenchTiming
         return (o, n);
     }
 
+    /// <summary>Two different operations timed alternately (see <see cref="AB(Action, Action, Action, int, double)"/>).</summary>
+    public static (double[] Old, double[] New) AB(Action oldOp, Action newOp, int runs, double targetMs)
+    {
+        Action op = oldOp;
+        return AB(() => op(), () => op = oldOp, () => op = newOp, runs, targetMs);
+    }
+
     public static double Median(IEnumerable<double> values)
     {
         double[] v = values.ToArray();

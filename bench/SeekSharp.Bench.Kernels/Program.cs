@@ -14,6 +14,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
     Console.WriteLine("usage: SeekSharp.Bench.Kernels MODE [options]   (modes: decode, stream)");
     Console.WriteLine(DecodeBench.Usage);
     Console.WriteLine(StreamBench.Usage);
+    Console.WriteLine(PrefillBench.Usage);
     return args.Length == 0 ? 1 : 0;
 }
 string[] rest = args[1..];
@@ -24,6 +25,7 @@ return args[0] switch
 {
     "decode" => DecodeBench.Run(rest),
     "stream" => StreamBench.Run(rest),
+    "prefill" => PrefillBench.Run(rest),
     _ => Unknown(args[0]),
 };
 

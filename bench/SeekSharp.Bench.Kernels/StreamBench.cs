@@ -42,6 +42,7 @@ internal static unsafe class StreamBench
                 case "--no-probe": s_noProbe = true; break;
                 case "--packed": s_packed = true; break;
                 case "--q4k-prefetch-l2": RepackedQ4_K.PrefetchToL2 = true; break;
+                case "--linear-bytes": LegacyDecode.LinearPrefetchBytes = long.Parse(args[++i]); break;
                 case "--q4k-prefetch-ahead": RepackedQ4_K.PrefetchSuperBlocks = int.Parse(args[++i]); break;
                 default: Console.Error.WriteLine($"unknown argument {args[i]}\n{Usage}"); return 1;
             }
