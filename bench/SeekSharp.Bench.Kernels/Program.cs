@@ -8,10 +8,11 @@ using SeekSharp.Bench.Kernels;
 // Modes (one file each):
 //   decode   one-token products with Q4_0/Q5_0/Q8_0/Q4_1/Q5_1 weights: one-row vs multi-row kernels (DecodeBench.cs)
 //   stream   one-token products on T threads against the memory bandwidth probe, per weight shape (StreamBench.cs)
+//   prefill  n-token products, tiled vs paired kernels, and the Q8_0 tile kernel alone in L1 (PrefillBench.cs)
 
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
-    Console.WriteLine("usage: SeekSharp.Bench.Kernels MODE [options]   (modes: decode, stream)");
+    Console.WriteLine("usage: SeekSharp.Bench.Kernels MODE [options]   (modes: decode, stream, prefill)");
     Console.WriteLine(DecodeBench.Usage);
     Console.WriteLine(StreamBench.Usage);
     Console.WriteLine(PrefillBench.Usage);
@@ -31,6 +32,6 @@ return args[0] switch
 
 static int Unknown(string mode)
 {
-    Console.Error.WriteLine($"unknown mode '{mode}' (modes: decode)");
+    Console.Error.WriteLine($"unknown mode '{mode}' (modes: decode, stream, prefill)");
     return 1;
 }

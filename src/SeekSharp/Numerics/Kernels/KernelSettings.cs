@@ -31,9 +31,6 @@ internal static class KernelSettings
     /// sums precomputed once per call; needs AVX-512 VBMI) instead of one row x eight tokens in
     /// <see cref="PairedTokenKernels"/>; bit-identical, tests flip this to cover both.
     /// </summary>
-    /// <summary>Experimental prefill variant selector for A/B in the kernel bench (0 = current kernels).</summary>
-    public static volatile int PrefillExperiment = 0;
-
     public static volatile bool TiledPrefill = true;
 
     /// <summary>
