@@ -133,4 +133,52 @@ public unsafe class MultiRowDecodeTests
             KernelSettings.MultiRowDecode = old;
         }
     }
+
+    /// <summary>
+    /// Both prefetch forms of the four-row kernel (a sweep over the next group into L1 for small groups, per row into L2
+    /// for larger ones, split at <see cref="LegacyDecode.LinearPrefetchBytes"/>) leave every bit as the one-row kernel's,
+    /// at widths where either form is the default (896 values: a 3.7 KiB Q8_0 group; 2048: 8.5 KiB; 4864: 20 KiB).
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q4_1)]
+    public void EitherPrefetchFormGivesTheSameBits(GgmlType type)
+    {
+        var rng = new Random(1400 + (int)type);
+        long old = LegacyDecode.LinearPrefetchBytes;
+        int width = Math.Min(512, KernelSettings.HardwareWidth);
+        try
+        {
+            foreach (int cols in new[] { 896, 2048, 4864 })
+            {
+                const int rows = 11;
+                byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
+                float[] x = ReferenceQuant.RandomActivations(cols, rng);
+                GgmlType dotType = MatMul.DotType(type);
+                byte[] act = new byte[ActivationQuantizer.KernelRowBytes(dotType, cols)];
+                long rowBytes = GgmlTypeInfo.RowSize(type, cols);
+                fixed (float* px = x)
+                fixed (byte* pa = act)
+                fixed (byte* pw = w)
+                {
+                    ActivationQuantizer.QuantizeForKernel(dotType, px, pa, cols, width);
+                    foreach (long linear in new[] { 0L, long.MaxValue, old })
+                    {
+                        LegacyDecode.LinearPrefetchBytes = linear;
+                        var y = new float[rows];
+                        fixed (float* py = y)
+                            Rows(type, pw, rowBytes, pa, cols, width, py, rows);
+                        for (int r = 0; r < rows; r++)
+                            AssertBits(MatMul.DotRow(type, pw + r * rowBytes, pa, cols, width), y[r],
+                                $"{type} cols {cols} sweep limit {linear} row {r}");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            LegacyDecode.LinearPrefetchBytes = old;
+        }
+    }
 }
