@@ -35,6 +35,22 @@ public unsafe class MultiRowDecodeTests
         }
     }
 
+    /// <summary>Random weight rows and one random activation row converted for the kernels at <paramref name="width"/>;
+    /// <paramref name="zeroBlock"/> zeroes the activation's third block.</summary>
+    private static (byte[] W, byte[] Act, long RowBytes) RandomCase(GgmlType type, int rows, int cols, int width, Random rng, bool zeroBlock)
+    {
+        byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
+        float[] x = ReferenceQuant.RandomActivations(cols, rng);
+        if (zeroBlock)
+            Array.Clear(x, 64, 32); // an all-zero activation block
+        GgmlType dotType = MatMul.DotType(type);
+        byte[] act = new byte[ActivationQuantizer.KernelRowBytes(dotType, cols)];
+        fixed (float* px = x)
+        fixed (byte* pa = act)
+            ActivationQuantizer.QuantizeForKernel(dotType, px, pa, cols, width);
+        return (w, act, GgmlTypeInfo.RowSize(type, cols));
+    }
+
     private static void AssertBits(float expected, float actual, string what) =>
         Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(actual),
             $"{what}: expected {expected:R}, got {actual:R}");
@@ -50,18 +66,10 @@ public unsafe class MultiRowDecodeTests
         foreach (int cols in new[] { 32, 160, 512, 896 })
         {
             // Two extra rows so every row count also starts at an offset (rows that are not the first of a group).
-            byte[] w = ReferenceQuant.RandomWeights(type, maxRows + 2, cols, rng);
-            float[] x = ReferenceQuant.RandomActivations(cols, rng);
-            if (cols >= 160)
-                Array.Clear(x, 64, 32); // an all-zero activation block
-            GgmlType dotType = MatMul.DotType(type);
-            byte[] act = new byte[ActivationQuantizer.KernelRowBytes(dotType, cols)];
-            long rowBytes = GgmlTypeInfo.RowSize(type, cols);
-            fixed (float* px = x)
+            var (w, act, rowBytes) = RandomCase(type, maxRows + 2, cols, eff, rng, zeroBlock: cols >= 160);
             fixed (byte* pa = act)
             fixed (byte* pw = w)
             {
-                ActivationQuantizer.QuantizeForKernel(dotType, px, pa, cols, eff);
                 var single = new float[maxRows + 2];
                 for (int r = 0; r < single.Length; r++)
                 {
@@ -153,16 +161,10 @@ public unsafe class MultiRowDecodeTests
             foreach (int cols in new[] { 896, 2048, 4864 })
             {
                 const int rows = 11;
-                byte[] w = ReferenceQuant.RandomWeights(type, rows, cols, rng);
-                float[] x = ReferenceQuant.RandomActivations(cols, rng);
-                GgmlType dotType = MatMul.DotType(type);
-                byte[] act = new byte[ActivationQuantizer.KernelRowBytes(dotType, cols)];
-                long rowBytes = GgmlTypeInfo.RowSize(type, cols);
-                fixed (float* px = x)
+                var (w, act, rowBytes) = RandomCase(type, rows, cols, width, rng, zeroBlock: false);
                 fixed (byte* pa = act)
                 fixed (byte* pw = w)
                 {
-                    ActivationQuantizer.QuantizeForKernel(dotType, px, pa, cols, width);
                     foreach (long linear in new[] { 0L, long.MaxValue, old })
                     {
                         LegacyDecode.LinearPrefetchBytes = linear;
