@@ -18,6 +18,7 @@ internal static unsafe class StreamBench
     public const string Usage =
         "stream [--type q8_0] [--model qwen05|r1|ds2|ds2k] [--threads 2] [--runs 7] [--ms 80] [--dram-mib 256] [--packed] [--verbose] [--no-probe]\n" +
         "       [--q4k-prefetch-l2] [--q4k-prefetch-ahead 1]   (RepackedQ4_K's prefetch knobs)\n" +
+        "       [--linear-bytes 4096]   (LegacyDecode: largest four-row group swept into L1; larger ones prefetch per row into L2)\n" +
         "       (--packed: Q4_0/Q4_K/Q2_K weights in the load-time repacked layout, as models load them by default)";
 
     private static bool s_verbose, s_noProbe, s_packed;

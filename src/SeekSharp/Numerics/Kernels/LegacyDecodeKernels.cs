@@ -108,8 +108,9 @@ internal static unsafe class LegacyDecode
     // Q8_0 product (20 KiB groups) streamed at 16 GB/s from DRAM on one thread with prefetcht0, 24 GB/s with
     // prefetcht1 (`SeekSharp.Bench.Kernels stream`). On two threads the per-row L2 prefetch also wins on mid-sized
     // groups: deepseek2's 2,048-wide Q8_0 rows (8.5 KiB groups) went from ~22 to ~31 GB/s and its decode from ~40 to
-    // ~51 t/s, R1-1.5B's 1,536-wide rows (6.4 KiB) +8 % decode. The sweep stays for small groups: rows of 512 values
-    // (2 KiB groups) halved in speed without it, and Qwen-0.5B's 896-wide rows (3.7 KiB) decoded 5 % slower per row.
+    // ~51 t/s, R1-1.5B's 1,536-wide rows (6.4 KiB) +8 % decode. The sweep stays for small groups: 3072 x 512 Q8_0
+    // (2.1 KiB groups) streamed at 14.8 / 24.6 GB/s swept and 12.4 / 23.1 per row (one / two threads), and Qwen-0.5B's
+    // 896-wide rows (3.7 KiB) decoded 5 % slower per row.
     // A field, not a constant, so `SeekSharp.Bench.Kernels stream --linear-bytes N` can move it.
     internal static long LinearPrefetchBytes = 4 * 1024;
 
